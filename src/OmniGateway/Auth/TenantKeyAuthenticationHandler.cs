@@ -1,0 +1,93 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+
+namespace OmniGateway.Auth;
+
+/// <summary>
+/// Turns a key from any of the contract's three header forms into a tenant (or the admin). Only SHA-256
+/// hashes are compared; the key itself is never stored, logged or echoed.
+/// </summary>
+public sealed class TenantKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ITenantDirectory tenants,
+    AdminKey adminKey)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "TenantKey";
+    public const string TenantClaim = "og:tenant";
+    public const string KeyClaim = "og:key";
+    public const string AdminRole = "admin";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = ReadKey(Request.Headers);
+        if (key.IsEmpty) return AuthenticateResult.NoResult();
+
+        var hash = HashKey(key);
+        if (adminKey.Matches(hash))
+        {
+            return Success(new Claim(ClaimTypes.Role, AdminRole), new Claim(KeyClaim, "admin"));
+        }
+
+        var tenant = await tenants.FindByKeyHashAsync(hash, Context.RequestAborted);
+        if (tenant is null) return AuthenticateResult.Fail("unknown key");
+
+        Context.Features.Set(tenant);
+        return Success(new Claim(TenantClaim, tenant.TenantId), new Claim(KeyClaim, tenant.KeyId));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        (ReadKey(Request.Headers).IsEmpty ? GatewayErrors.MissingKey() : GatewayErrors.InvalidKey()).WriteAsync(Context);
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        GatewayErrors.Forbidden(Context.User.IsInRole(AdminRole)
+            ? "The admin key cannot call the model API; use a tenant key."
+            : "This endpoint needs the admin key; tenant keys cannot use it.").WriteAsync(Context);
+
+    private AuthenticateResult Success(params Claim[] claims) =>
+        AuthenticateResult.Success(new AuthenticationTicket(
+            new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+
+    /// <summary><c>Authorization: Bearer k</c> (OpenAI SDKs), bare <c>Authorization: k</c> (the upstream's sample), <c>x-api-key: k</c>.</summary>
+    public static ReadOnlySpan<char> ReadKey(IHeaderDictionary headers)
+    {
+        StringValues authorization = headers.Authorization;
+        if (authorization.Count == 1 && authorization[0] is { Length: > 0 } value)
+        {
+            var span = value.AsSpan().Trim();
+            if (span.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) span = span[7..].Trim();
+            if (!span.IsEmpty) return span;
+        }
+        StringValues apiKey = headers["x-api-key"];
+        return apiKey.Count == 1 && apiKey[0] is { Length: > 0 } key ? key.AsSpan().Trim() : default;
+    }
+
+    public static byte[] HashKey(ReadOnlySpan<char> key)
+    {
+        var byteCount = Encoding.UTF8.GetByteCount(key);
+        Span<byte> utf8 = byteCount <= 512 ? stackalloc byte[byteCount] : new byte[byteCount];
+        Encoding.UTF8.GetBytes(key, utf8);
+        return SHA256.HashData(utf8);
+    }
+}
+
+/// <summary>The admin key's hash, from <c>Gateway:AdminKeySha256</c> or (development) <c>Gateway:AdminKey</c>.</summary>
+public sealed class AdminKey(IOptions<GatewayOptions> options)
+{
+    private readonly byte[]? _hash = options.Value.AdminKeySha256 is { Length: > 0 } hex
+        ? Convert.FromHexString(hex)
+        : options.Value.AdminKey is { Length: > 0 } plain ? TenantKeyAuthenticationHandler.HashKey(plain) : null;
+
+    public bool IsConfigured => _hash is not null;
+
+    public bool Matches(byte[] keySha256) => _hash is not null && CryptographicOperations.FixedTimeEquals(_hash, keySha256);
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OmniGateway.Proxy;
+using Serilog;
+using ILogger = Microsoft.Extensions.Logging.ILogger;
+using Serilog.Formatting.Compact;
+
+namespace OmniGateway.Observability;
+
+public static partial class ObservabilityExtensions
+{
+    public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
+    {
+        // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
+        var json = !string.Equals(builder.Configuration["Logging:Format"], "Text", StringComparison.OrdinalIgnoreCase);
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger.ReadFrom.Configuration(builder.Configuration)
+                .ReadFrom.Services(services)
+                .Enrich.FromLogContext()
+                .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+                .MinimumLevel.Override("Yarp", Serilog.Events.LogEventLevel.Warning)
+                // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
+                .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
+            if (json) logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+            else logger.WriteTo.Console();
+        });
+        builder.Services.AddHealthChecks()
+            .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
+        return builder;
+    }
+
+    public static WebApplication MapOperationalEndpoints(this WebApplication app)
+    {
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).WithTags("Operations").AllowAnonymous();
+        app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResponseWriter = WriteReadiness,
+        }).AllowAnonymous();
+        return app;
+    }
+
+    public static void LogUpstreamMode(this WebApplication app)
+    {
+        var upstream = app.Services.GetRequiredService<UpstreamClient>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OmniGateway.Startup");
+        if (upstream.Mode == UpstreamMode.Simulator) Log.SimulatorMode(logger);
+        else Log.LiveMode(logger, upstream.DestinationPrefix);
+    }
+
+    private static Task WriteReadiness(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(context.Response.Body, new
+        {
+            status = report.Status.ToString().ToLowerInvariant(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString().ToLowerInvariant(),
+                description = e.Value.Description,
+            }),
+        });
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 100, Level = LogLevel.Warning,
+            Message = "SIMULATOR MODE: no upstream key is configured, so answers come from the built-in simulator, not the real model. Set Upstream:ApiKey (or Upstream:ApiKeyFile) to go live.")]
+        public static partial void SimulatorMode(ILogger logger);
+
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Forwarding to the live upstream at {UpstreamBaseUrl}")]
+        public static partial void LiveMode(ILogger logger, string upstreamBaseUrl);
+    }
+}
+
+/// <summary>Ready when an upstream is configured; in simulator mode it says so, loudly, but stays ready.</summary>
+internal sealed class UpstreamHealthCheck(UpstreamClient upstream) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(upstream.Mode == UpstreamMode.Simulator
+            ? HealthCheckResult.Healthy("SIMULATOR: no upstream key configured; answers are simulated")
+            : HealthCheckResult.Healthy($"live upstream {upstream.DestinationPrefix}"));
+}

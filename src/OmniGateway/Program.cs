@@ -1,0 +1,32 @@
+using OmniGateway.Auth;
+using OmniGateway.Catalog;
+using OmniGateway.Errors;
+using OmniGateway.Observability;
+using OmniGateway.Proxy;
+using OmniGateway.Simulator;
+using OmniGateway.Tenants;
+using OmniGateway.Usage;
+using OmniGateway.Validation;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddObservability();      // Serilog, health
+builder.AddGatewayErrors();      // one error shape
+builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath configuration
+builder.AddTenants();            // Gateway:Tenants
+builder.AddTenantAuth();         // 3 key header forms → tenant | admin
+builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
+builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
+builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
+builder.AddUsageLedger();        // one record per call
+
+var app = builder.Build();
+app.LogUpstreamMode();
+app.UseGatewayErrors();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapResponsesApi();           // POST /v1/responses
+app.MapCatalogApi();             // /v1/models, /v1/voices
+app.MapOperationalEndpoints();   // /healthz, /readyz
+app.Run();

@@ -1,0 +1,79 @@
+using System.Buffers;
+using System.Text.Json;
+using OmniGateway.Errors;
+
+namespace OmniGateway.Proxy;
+
+/// <summary>Where relayed events go: the client's SSE stream, or the <c>stream:false</c> aggregator.</summary>
+public abstract class RelayTarget
+{
+    /// <summary>The upstream's first event has arrived: only now may a 200 be sent.</summary>
+    public abstract void Start(string? upstreamContentType);
+
+    /// <summary>Hands over one event's bytes (with any comment lines held before it), unchanged.</summary>
+    public abstract void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind);
+
+    /// <summary>False when the client is gone.</summary>
+    public abstract ValueTask<bool> FlushAsync(CancellationToken cancellationToken);
+
+    /// <summary>The stream broke after the 200: say so in-band, the only way left.</summary>
+    public abstract ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken);
+
+    /// <summary>Nothing was sent yet and the call failed: an ordinary error response.</summary>
+    public abstract Task FailAsync(GatewayError error);
+}
+
+/// <summary>Relays to the caller byte for byte, one flush per batch of events as they arrive.</summary>
+public sealed class ClientStreamTarget(HttpContext context) : RelayTarget
+{
+    private readonly HttpResponse _response = context.Response;
+
+    public override void Start(string? upstreamContentType)
+    {
+        _response.StatusCode = StatusCodes.Status200OK;
+        _response.ContentType = upstreamContentType is not null && upstreamContentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase)
+            ? upstreamContentType
+            : "text/event-stream";
+        _response.Headers.CacheControl = "no-cache";
+        // Tells nginx-style proxies in front of us not to buffer the stream either.
+        _response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
+    {
+        var writer = _response.BodyWriter;
+        foreach (var segment in bytes) writer.Write(segment.Span);
+    }
+
+    public override async ValueTask<bool> FlushAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await _response.BodyWriter.FlushAsync(cancellationToken);
+            return !result.IsCompleted && !result.IsCanceled && !context.RequestAborted.IsCancellationRequested;
+        }
+        catch (Exception exception) when (exception is IOException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public override async ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write("event: error\ndata: "u8);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "error");
+            json.WriteString("code", "upstream_stream_interrupted");
+            json.WriteString("message", message);
+            json.WriteEndObject();
+        }
+        buffer.Write("\n\n"u8);
+        _response.BodyWriter.Write(buffer.WrittenSpan);
+        await FlushAsync(cancellationToken);
+    }
+
+    public override Task FailAsync(GatewayError error) => error.WriteAsync(context);
+}

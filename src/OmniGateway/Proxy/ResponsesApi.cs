@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Options;
+using OmniGateway.Auth;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+using OmniGateway.Validation;
+
+namespace OmniGateway.Proxy;
+
+public static class ResponsesApi
+{
+    public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/responses", HandleAsync)
+            .RequireAuthorization(AuthExtensions.TenantPolicy)
+            .WithName("CreateResponse")
+            .WithTags("Responses")
+            .WithSummary("Generate a text (and speech) answer, streamed as Server-Sent Events")
+            .WithDescription("The upstream's Responses request. With \"stream\": true the answer is the upstream's SSE stream, relayed event by event; " +
+                             "without it, one JSON Response object. Unknown voices, bad media and other requests the upstream would fail on are refused with 400 before any upstream call.")
+            .Accepts<ResponsesRequestDocument>("application/json")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest, "application/json")
+            .Produces<ErrorDocument>(StatusCodes.Status401Unauthorized, "application/json")
+            .Produces<ErrorDocument>(StatusCodes.Status413PayloadTooLarge, "application/json")
+            .Produces<ErrorDocument>(StatusCodes.Status429TooManyRequests, "application/json")
+            .Produces<ErrorDocument>(StatusCodes.Status502BadGateway, "application/json")
+            .Produces<ErrorDocument>(StatusCodes.Status504GatewayTimeout, "application/json");
+        return app;
+    }
+
+    // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
+    private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options)
+    {
+        var tenant = context.GetTenant();
+
+        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes);
+        if (readError is not null) { await readError.WriteAsync(context); return; }
+
+        ValidationOutcome outcome;
+        using (body!.Value)
+        {
+            outcome = validator.Validate(body.Value.Memory, tenant);
+        }
+        if (outcome.Error is { } error) { await error.WriteAsync(context); return; }
+
+        await forwarder.ForwardAsync(context, tenant, outcome.Request!); // one of Request/Error is always set
+    }
+}

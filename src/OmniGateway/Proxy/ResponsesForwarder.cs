@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Options;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+using OmniGateway.Usage;
+using OmniGateway.Validation;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace OmniGateway.Proxy;
+
+/// <summary>Steps 5–7 for one validated request: forward through YARP, relay or aggregate, account.</summary>
+public sealed partial class ResponsesForwarder(
+    IHttpForwarder forwarder,
+    UpstreamClient upstream,
+    IOptions<UpstreamOptions> options,
+    UsageRecorder recorder,
+    TimeProvider time,
+    ILogger<ResponsesForwarder> logger)
+{
+    public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
+    {
+        var settings = options.Value;
+        var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder);
+        var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Key);
+        var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
+
+        // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
+        context.Request.Body = new MemoryStream(request.UpstreamBody, writable: false);
+        context.Request.ContentLength = request.UpstreamBody.Length;
+
+        // One timer: first byte until the first event arrives, then the idle gap between reads.
+        using var deadline = new CancellationTokenSource(settings.FirstByteTimeout, time);
+        var idle = settings.IdleTimeout;
+        var transformer = new ResponsesTransformer(upstream, session, target, () => deadline.CancelAfter(idle));
+        var config = new ForwarderRequestConfig { ActivityTimeout = settings.MaxStreamDuration };
+
+        var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.Token);
+
+        if (error != ForwarderError.None && !session.Recorded)
+        {
+            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            Log.ForwardFailed(logger, error, exception?.GetType().Name, session.RequestId);
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                await session.RecordAsync(UsageOutcome.ClientAborted);
+                return;
+            }
+            await target.FailAsync(deadline.IsCancellationRequested
+                ? GatewayErrors.UpstreamTimeout("The upstream did not answer within the first-byte timeout.")
+                : GatewayErrors.UpstreamFailure("The gateway could not reach the upstream. Retry shortly; if it persists, tell the gateway's operator."));
+            await session.RecordAsync(UsageOutcome.UpstreamError);
+            return;
+        }
+        if (!session.Recorded) await session.RecordAsync(UsageOutcome.Interrupted);
+
+        if (aggregator is not null) await aggregator.CompleteAsync(context.RequestAborted);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5000, Level = LogLevel.Warning, Message = "Forwarding {RequestId} failed: {ForwarderError} ({ExceptionType})")]
+        public static partial void ForwardFailed(ILogger logger, ForwarderError forwarderError, string? exceptionType, string requestId);
+    }
+}

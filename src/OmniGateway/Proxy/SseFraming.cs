@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace OmniGateway.Proxy;
+
+/// <summary>What an SSE event means to the gateway. Only terminal events are ever parsed.</summary>
+public enum SseEventKind { CommentOnly, Other, Done, Completed, Incomplete, Failed, Error }
+
+/// <summary>
+/// Finds event boundaries in the upstream's bytes without copying or decoding them. Lines end in CR,
+/// LF or CRLF, as <c>SseParser</c> accepts; an event ends at an empty line. The scanner remembers how
+/// far it has looked, so an event that arrives in many reads is scanned once, not once per read.
+/// </summary>
+public struct SseEventScanner
+{
+    private long _resumeAt;
+    private long _lineStart;
+    private bool _hasContent;
+
+    /// <summary>
+    /// Looks for the end of the event at the start of <paramref name="buffer"/>. <paramref name="isFinal"/>
+    /// says no more bytes will come, so a trailing CR cannot be the first half of a CRLF.
+    /// </summary>
+    public bool TryFindEventEnd(in ReadOnlySequence<byte> buffer, bool isFinal, out long eventLength)
+    {
+        eventLength = 0;
+        var reader = new SequenceReader<byte>(buffer);
+        reader.Advance(_resumeAt);
+        while (reader.TryAdvanceToAny("\r\n"u8, advancePastDelimiter: false))
+        {
+            var lineEnd = reader.Consumed;
+            reader.TryRead(out var terminator);
+            if (terminator == (byte)'\r')
+            {
+                if (reader.End && !isFinal)
+                {
+                    _resumeAt = lineEnd; // the LF of a CRLF may still be on its way
+                    return false;
+                }
+                reader.IsNext((byte)'\n', advancePast: true);
+            }
+            var emptyLine = lineEnd == _lineStart;
+            _lineStart = reader.Consumed;
+            if (emptyLine && _hasContent)
+            {
+                eventLength = reader.Consumed;
+                this = default;
+                return true;
+            }
+            _hasContent |= !emptyLine;
+        }
+        _resumeAt = reader.Consumed;
+        return false;
+    }
+
+    public void Reset() => this = default;
+}
+
+public static class SseFraming
+{
+    /// <summary>Reads the event's type from its <c>event:</c> line, or the JSON <c>type</c> of its data when that line is missing.</summary>
+    public static SseEventKind Classify(in ReadOnlySequence<byte> sseEvent)
+    {
+        var reader = new SequenceReader<byte>(sseEvent);
+        var sawField = false;
+        ReadOnlySequence<byte> firstData = default;
+        var hasData = false;
+        while (TryReadLine(ref reader, out var line))
+        {
+            if (line.IsEmpty || line.FirstSpan[0] == (byte)':') continue;
+            sawField = true;
+            if (TryFieldValue(line, "event"u8, out var eventType)) return KindOfType(eventType);
+            if (!hasData && TryFieldValue(line, "data"u8, out var data))
+            {
+                hasData = true;
+                firstData = data;
+            }
+        }
+        if (!sawField) return SseEventKind.CommentOnly;
+        if (!hasData) return SseEventKind.Other;
+        if (SequenceEquals(firstData, "[DONE]"u8)) return SseEventKind.Done;
+        return TryReadJsonType(firstData, out var kind) ? kind : SseEventKind.Other;
+    }
+
+    /// <summary>The event's data: one line's slice, or (rarely) several <c>data:</c> lines joined with LF as SSE defines.</summary>
+    public static ReadOnlySequence<byte> Data(in ReadOnlySequence<byte> sseEvent)
+    {
+        var reader = new SequenceReader<byte>(sseEvent);
+        ReadOnlySequence<byte> first = default;
+        ArrayBufferWriter<byte>? joined = null;
+        var count = 0;
+        while (TryReadLine(ref reader, out var line))
+        {
+            if (!TryFieldValue(line, "data"u8, out var data)) continue;
+            if (count++ == 0) { first = data; continue; }
+            if (joined is null)
+            {
+                joined = new ArrayBufferWriter<byte>();
+                foreach (var segment in first) joined.Write(segment.Span);
+            }
+            joined.Write("\n"u8);
+            foreach (var segment in data) joined.Write(segment.Span);
+        }
+        return joined is null ? first : new ReadOnlySequence<byte>(joined.WrittenMemory);
+    }
+
+    public static SseEventKind KindOfType(in ReadOnlySequence<byte> type)
+    {
+        if (type.IsSingleSegment) return KindOfType(type.FirstSpan);
+        if (type.Length > 32) return SseEventKind.Other;
+        Span<byte> copy = stackalloc byte[32];
+        type.CopyTo(copy);
+        return KindOfType(copy[..(int)type.Length]);
+    }
+
+    public static SseEventKind KindOfType(ReadOnlySpan<byte> type)
+    {
+        if (type.SequenceEqual("response.completed"u8)) return SseEventKind.Completed;
+        if (type.SequenceEqual("response.incomplete"u8)) return SseEventKind.Incomplete;
+        if (type.SequenceEqual("response.failed"u8)) return SseEventKind.Failed;
+        if (type.SequenceEqual("error"u8)) return SseEventKind.Error;
+        return SseEventKind.Other;
+    }
+
+    public static bool IsTerminal(SseEventKind kind) => kind >= SseEventKind.Completed;
+
+    private static bool TryReadJsonType(in ReadOnlySequence<byte> json, out SseEventKind kind)
+    {
+        kind = SseEventKind.Other;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("type"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String) return false;
+                    kind = reader.HasValueSequence ? KindOfType(reader.ValueSequence) : KindOfType(reader.ValueSpan);
+                    return true;
+                }
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return false;
+    }
+
+    private static bool TryReadLine(ref SequenceReader<byte> reader, out ReadOnlySequence<byte> line)
+    {
+        if (reader.End) { line = default; return false; }
+        var start = reader.Position;
+        if (!reader.TryAdvanceToAny("\r\n"u8, advancePastDelimiter: false))
+        {
+            line = reader.Sequence.Slice(start);
+            reader.AdvanceToEnd();
+            return true;
+        }
+        line = reader.Sequence.Slice(start, reader.Position);
+        reader.TryRead(out var terminator);
+        if (terminator == (byte)'\r') reader.IsNext((byte)'\n', advancePast: true);
+        return true;
+    }
+
+    private static bool TryFieldValue(in ReadOnlySequence<byte> line, ReadOnlySpan<byte> field, out ReadOnlySequence<byte> value)
+    {
+        value = default;
+        if (line.Length < field.Length + 1) return false;
+        var reader = new SequenceReader<byte>(line);
+        if (!reader.IsNext(field, advancePast: true) || !reader.IsNext((byte)':', advancePast: true)) return false;
+        reader.IsNext((byte)' ', advancePast: true);
+        value = line.Slice(reader.Position);
+        return true;
+    }
+
+    private static bool SequenceEquals(in ReadOnlySequence<byte> value, ReadOnlySpan<byte> expected)
+    {
+        if (value.Length != expected.Length) return false;
+        if (value.IsSingleSegment) return value.FirstSpan.SequenceEqual(expected);
+        var reader = new SequenceReader<byte>(value);
+        return reader.IsNext(expected);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using OmniGateway.Errors;
+using OmniGateway.Usage;
+
+namespace OmniGateway.Proxy;
+
+/// <summary>
+/// Steps 6 and 7: reads the upstream's SSE bytes with a <see cref="PipeReader"/>, hands each complete
+/// event to the target unchanged, and stores the usage record of a terminal event before that event
+/// is relayed. Only terminal events are parsed; every other byte just passes through.
+/// </summary>
+public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, Action resetIdleTimer, string? serverKey)
+{
+    private SseEventScanner _scanner;
+    private long _scanned;
+    private bool _started;
+    private bool _doneSeen;
+    private TerminalEvent? _terminal;
+
+    public TerminalEvent? Terminal => _terminal;
+
+    public async Task RunAsync(HttpResponseMessage upstream, CancellationToken cancellationToken)
+    {
+        if (!upstream.IsSuccessStatusCode || IsJson(upstream))
+        {
+            // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
+            await target.FailAsync(await UpstreamErrorMapper.MapAsync(upstream, serverKey, cancellationToken));
+            await session.RecordAsync(UsageOutcome.UpstreamError);
+            return;
+        }
+
+        var contentType = upstream.Content.Headers.ContentType?.ToString();
+        var reader = PipeReader.Create(await upstream.Content.ReadAsStreamAsync(cancellationToken),
+            new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024));
+        try
+        {
+            await PumpAsync(reader, contentType, cancellationToken);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
+        }
+        catch (OperationCanceledException)
+        {
+            await FailAsync(started => started
+                ? "The upstream went silent for longer than the idle timeout; the answer is incomplete."
+                : "The upstream sent no event before the first-byte timeout.", timeout: true);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            await FailAsync(started => started
+                ? "The upstream connection broke mid-stream; the answer is incomplete. Retry the request."
+                : "The upstream connection broke before the first event.", timeout: false);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    private async Task PumpAsync(PipeReader reader, string? contentType, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            if (_started) resetIdleTimer();
+            var buffer = result.Buffer;
+            long written = 0;
+            var wroteAny = false;
+
+            while (_scanner.TryFindEventEnd(buffer.Slice(_scanned), result.IsCompleted, out var length))
+            {
+                var eventStart = _scanned;
+                _scanned += length;
+                var sseEvent = buffer.Slice(eventStart, length);
+                var kind = SseFraming.Classify(sseEvent);
+                if (kind == SseEventKind.CommentOnly && !_started) continue; // keep-alives do not count as a first event
+
+                if (!_started)
+                {
+                    _started = true;
+                    session.MarkFirstEvent();
+                    target.Start(contentType);
+                    resetIdleTimer();
+                }
+                _doneSeen |= kind == SseEventKind.Done;
+                if (SseFraming.IsTerminal(kind) && _terminal is null)
+                {
+                    if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }
+                    _terminal = TerminalEvent.Read(kind, SseFraming.Data(sseEvent));
+                    // Stored before relaying: a client that saw completion must be billed even if we die now.
+                    await session.RecordAsync(_terminal.Outcome, _terminal);
+                }
+                target.Write(buffer.Slice(written, _scanned - written), kind);
+                written = _scanned;
+                wroteAny = true;
+            }
+
+            if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }
+
+            if (result.IsCompleted)
+            {
+                await EndOfStreamAsync(buffer.Slice(written), cancellationToken);
+                return;
+            }
+            _scanned -= written;
+            reader.AdvanceTo(buffer.GetPosition(written), buffer.End);
+        }
+    }
+
+    private async Task EndOfStreamAsync(ReadOnlySequence<byte> rest, CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            // Contract 3.6: the upstream's silent failure (an empty 200) must not become ours.
+            await target.FailAsync(GatewayErrors.UpstreamEmptyResponse());
+            await session.RecordAsync(UsageOutcome.UpstreamError);
+            return;
+        }
+        if (_terminal is not null || _doneSeen)
+        {
+            // Whatever trails the terminal event (a [DONE] without its blank line, say) is relayed as is.
+            if (!rest.IsEmpty)
+            {
+                target.Write(rest, SseEventKind.Other);
+                await target.FlushAsync(cancellationToken);
+            }
+            await session.RecordAsync(_terminal?.Outcome ?? UsageOutcome.Completed, _terminal);
+            return;
+        }
+        // A half event is dropped: relaying it would hand the client truncated JSON.
+        await target.EndWithErrorAsync("The upstream closed the stream before the response was complete. Retry the request.", cancellationToken);
+        await session.RecordAsync(UsageOutcome.Interrupted);
+    }
+
+    private async Task FailAsync(Func<bool, string> message, bool timeout)
+    {
+        if (_started)
+        {
+            if (_terminal is null) await target.EndWithErrorAsync(message(true), CancellationToken.None);
+            await session.RecordAsync(UsageOutcome.Interrupted, _terminal);
+            return;
+        }
+        await target.FailAsync(timeout ? GatewayErrors.UpstreamTimeout(message(false)) : GatewayErrors.UpstreamFailure(message(false)));
+        await session.RecordAsync(UsageOutcome.UpstreamError);
+    }
+
+    private async Task ClientGoneAsync(PipeReader reader)
+    {
+        await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
+        await reader.CompleteAsync();
+    }
+
+    private static bool IsJson(HttpResponseMessage response) =>
+        response.Content.Headers.ContentType?.MediaType is { } media && media.EndsWith("json", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,12 @@
+namespace OmniGateway.Simulator;
+
+public static class SimulatorExtensions
+{
+    /// <summary>Always registered (cheap); used only when <c>Upstream:Mode</c> resolves to Simulator.</summary>
+    public static IHostApplicationBuilder AddSimulator(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SimulatorOptions>().BindConfiguration("Simulator");
+        builder.Services.AddSingleton<SimulatorHandler>();
+        return builder;
+    }
+}

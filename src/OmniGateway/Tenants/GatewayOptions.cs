@@ -1,0 +1,39 @@
+namespace OmniGateway.Tenants;
+
+/// <summary><c>Gateway:</c> — who may call, and how much a request may carry.</summary>
+public sealed class GatewayOptions
+{
+    public List<TenantOptions> Tenants { get; set; } = [];
+
+    /// <summary>Hex SHA-256 of the admin key (production).</summary>
+    public string? AdminKeySha256 { get; set; }
+
+    /// <summary>Plain admin key, for development only; hashed at start-up and never logged.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>Largest accepted <c>/v1/responses</c> body. Above it: 413 before the body is read.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 64L * 1024 * 1024;
+}
+
+public sealed class TenantOptions
+{
+    public string Id { get; set; } = "";
+    public string? Name { get; set; }
+    public List<string> KeySha256 { get; set; } = [];
+    public bool Disabled { get; set; }
+
+    /// <summary>Empty means every served model.</summary>
+    public List<string> AllowedModels { get; set; } = [];
+
+    public TenantLimits Limits { get; set; } = new();
+}
+
+/// <summary>A null limit is no limit.</summary>
+public sealed class TenantLimits
+{
+    public int? RequestsPerMinute { get; set; }
+    public int? ConcurrentStreams { get; set; }
+    public long? TokensPerMinute { get; set; }
+    public long? DailyTokens { get; set; }
+    public long? MonthlyTokens { get; set; }
+}

@@ -1,0 +1,46 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace OmniGateway.Tenants;
+
+public static class TenantsExtensions
+{
+    public static IHostApplicationBuilder AddTenants(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<GatewayOptions>()
+            .BindConfiguration("Gateway")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        builder.Services.AddSingleton<ITenantDirectory, ConfiguredTenantDirectory>();
+        return builder;
+    }
+}
+
+internal sealed partial class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Tenants.Count; i++)
+        {
+            var tenant = options.Tenants[i];
+            var key = $"Gateway:Tenants:{i}";
+            if (string.IsNullOrWhiteSpace(tenant.Id)) failures.Add($"{key}:Id is required.");
+            else if (!ids.Add(tenant.Id)) failures.Add($"{key}:Id '{tenant.Id}' is used by two tenants.");
+            for (var k = 0; k < tenant.KeySha256.Count; k++)
+            {
+                if (!Sha256Hex().IsMatch(tenant.KeySha256[k]))
+                    failures.Add($"{key}:KeySha256:{k} must be 64 hex characters (the SHA-256 of the key, not the key itself).");
+            }
+        }
+        if (options.AdminKeySha256 is { } admin && !Sha256Hex().IsMatch(admin))
+            failures.Add("Gateway:AdminKeySha256 must be 64 hex characters.");
+        if (options.MaxRequestBodyBytes < 1024)
+            failures.Add("Gateway:MaxRequestBodyBytes must be at least 1024.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    private static partial Regex Sha256Hex();
+}

@@ -1,0 +1,39 @@
+namespace OmniGateway.Usage;
+
+/// <summary>How a proxied call ended (contract 5).</summary>
+public enum UsageOutcome { Completed, Incomplete, Failed, UpstreamError, ClientAborted, Interrupted }
+
+/// <summary>Token counts exactly as the upstream reported them, plus its usage object verbatim.</summary>
+public sealed record UpstreamUsage(
+    long InputTokens,
+    long CachedTokens,
+    long OutputTokens,
+    long ReasoningTokens,
+    long TotalTokens,
+    string RawJson);
+
+/// <summary>One record per accepted <c>/v1/responses</c> call. Holds no key and no content.</summary>
+public sealed record UsageRecord(
+    string RequestId,
+    string TenantId,
+    string KeyId,
+    string Model,
+    string? Voice,
+    string Modalities,
+    DateTimeOffset StartedAt,
+    double? TimeToFirstByteMs,
+    double DurationMs,
+    UsageOutcome Outcome,
+    string? UpstreamResponseId,
+    UpstreamUsage? Usage)
+{
+    public static string OutcomeName(UsageOutcome outcome) => outcome switch
+    {
+        UsageOutcome.Completed => "completed",
+        UsageOutcome.Incomplete => "incomplete",
+        UsageOutcome.Failed => "failed",
+        UsageOutcome.UpstreamError => "upstream_error",
+        UsageOutcome.ClientAborted => "client_aborted",
+        _ => "interrupted",
+    };
+}

@@ -1,0 +1,243 @@
+using System.Buffers;
+using System.Text.Json;
+using OmniGateway.Catalog;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+
+namespace OmniGateway.Validation;
+
+/// <summary>
+/// Contract 3.2 and 3.3: refuses what the upstream would fail on (above all unknown voices, which it
+/// answers with an empty 200) and writes the body to forward. The body is parsed once and written once;
+/// unknown fields are copied with <see cref="JsonElement.WriteTo"/> so nothing the caller sent is lost.
+/// </summary>
+public sealed class RequestValidator(ModelCatalog catalog)
+{
+    private static readonly string[] Roles = ["user", "assistant", "system"];
+
+    public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException)
+        {
+            return GatewayErrors.BadRequest("invalid_json",
+                "The request body is not valid JSON. Send a JSON object such as {\"model\":\"…\",\"input\":\"Hello\"}.");
+        }
+        using (document)
+        {
+            return Validate(document.RootElement, tenant, body.Length);
+        }
+    }
+
+    private ValidationOutcome Validate(JsonElement root, TenantContext tenant, int bodyLength)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");
+
+        // Model first: every other rule depends on its catalogue entry.
+        if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String)
+            return GatewayErrors.BadRequest("missing_model", $"Set 'model' to one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
+        var modelId = modelElement.GetString()!; // a String element always has a value
+        if (catalog.Find(modelId) is not { } model)
+            return GatewayErrors.BadRequest("model_not_found",
+                $"Model '{GatewayErrors.Truncate(modelId)}' is not served by this gateway. Use one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
+        if (!tenant.MayUse(model.Id))
+            return GatewayErrors.BadRequest("model_not_allowed",
+                $"Your tenant may not use model '{model.Id}'. Allowed: {string.Join(", ", tenant.AllowedModels)}.", "model");
+
+        if (ValidateInput(root, model) is { } inputError) return inputError;
+
+        var clientWantsStream = false;
+        if (root.TryGetProperty("stream", out var stream))
+        {
+            if (stream.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                return GatewayErrors.BadRequest("invalid_stream", "'stream' must be true or false.", "stream");
+            clientWantsStream = stream.ValueKind == JsonValueKind.True;
+        }
+        if (root.TryGetProperty("stream_options", out var streamOptions) && streamOptions.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+            return GatewayErrors.BadRequest("invalid_stream_options", "'stream_options' must be an object, e.g. {\"include_usage\":true}.", "stream_options");
+
+        var thinking = root.TryGetProperty("enable_thinking", out var thinkingElement) && thinkingElement.ValueKind == JsonValueKind.True;
+        if (thinking && !model.Options.SupportsThinking)
+            return GatewayErrors.BadRequest("thinking_not_supported",
+                $"Model '{model.Id}' has no thinking mode. Remove 'enable_thinking'.", "enable_thinking");
+
+        // Modalities: explicit, or the model's default (text only in thinking mode, which cannot speak).
+        bool wantsAudio;
+        if (root.TryGetProperty("modalities", out var modalities) && modalities.ValueKind != JsonValueKind.Null)
+        {
+            if (!TryReadModalities(modalities, out wantsAudio))
+                return GatewayErrors.BadRequest("invalid_modalities", "'modalities' must be [\"text\"] or [\"text\",\"audio\"].", "modalities");
+            if (wantsAudio && thinking)
+                return GatewayErrors.BadRequest("thinking_with_audio",
+                    "Thinking mode answers in text only. Set 'modalities' to [\"text\"] or remove 'enable_thinking'.", "modalities");
+        }
+        else
+        {
+            wantsAudio = model.DefaultsToAudio && !thinking;
+        }
+
+        string? voice = null;
+        var outputFormat = model.DefaultOutputFormat;
+        root.TryGetProperty("audio", out var audio);
+        if (wantsAudio)
+        {
+            voice = model.DefaultVoice;
+            if (audio.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                if (audio.ValueKind != JsonValueKind.Object)
+                    return GatewayErrors.BadRequest("invalid_audio", "'audio' must be an object such as {\"voice\":\"Tina\",\"format\":\"wav\"}.", "audio");
+                if (audio.TryGetProperty("voice", out var voiceElement) && voiceElement.ValueKind != JsonValueKind.Null)
+                {
+                    if (voiceElement.ValueKind != JsonValueKind.String)
+                        return GatewayErrors.BadRequest("invalid_voice", "'audio.voice' must be a voice name string.", "audio.voice");
+                    var given = voiceElement.GetString()!; // String element
+                    if (model.FindVoice(given) is not { } found)
+                        return GatewayErrors.UnknownVoice("audio.voice", given, model.Id, model.SuggestVoice(given));
+                    voice = found.Name;
+                }
+                if (audio.TryGetProperty("format", out var formatElement) && formatElement.ValueKind != JsonValueKind.Null)
+                {
+                    if (formatElement.ValueKind != JsonValueKind.String || !model.Options.OutputAudioFormats.Contains(formatElement.GetString()!))
+                        return GatewayErrors.BadRequest("unsupported_output_audio_format",
+                            $"'audio.format' must be one of: {string.Join(", ", model.Options.OutputAudioFormats)}.", "audio.format");
+                    outputFormat = formatElement.GetString()!;
+                }
+            }
+            if (voice is null)
+                return GatewayErrors.BadRequest("missing_voice", $"Model '{model.Id}' has no default voice; set 'audio.voice'.", "audio.voice");
+        }
+
+        var upstreamBody = WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength);
+        return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody);
+    }
+
+    private static GatewayError? ValidateInput(JsonElement root, ServedModel model)
+    {
+        if (!root.TryGetProperty("input", out var input) || input.ValueKind == JsonValueKind.Null)
+            return GatewayErrors.BadRequest("missing_input", "Set 'input' to a string or an array of messages.", "input");
+        switch (input.ValueKind)
+        {
+            case JsonValueKind.String:
+                return input.GetString()!.Length == 0 // String element
+                    ? GatewayErrors.BadRequest("empty_input", "'input' is an empty string; send the user's text.", "input")
+                    : null;
+            case JsonValueKind.Array:
+                if (input.GetArrayLength() == 0)
+                    return GatewayErrors.BadRequest("empty_input", "'input' is an empty array; send at least one message.", "input");
+                var index = 0;
+                foreach (var message in input.EnumerateArray())
+                {
+                    if (MessageRules.Validate(message, $"input[{index}]", model) is { } error) return error;
+                    index++;
+                }
+                return null;
+            default:
+                return GatewayErrors.BadRequest("invalid_input", "'input' must be a string or an array of messages, not a " + Describe(input) + ".", "input");
+        }
+    }
+
+    private static bool TryReadModalities(JsonElement modalities, out bool audio)
+    {
+        audio = false;
+        if (modalities.ValueKind != JsonValueKind.Array) return false;
+        bool text = false, speech = false;
+        var count = 0;
+        foreach (var item in modalities.EnumerateArray())
+        {
+            count++;
+            if (item.ValueEquals("text"u8) && !text) text = true;
+            else if (item.ValueEquals("audio"u8) && !speech) speech = true;
+            else return false;
+        }
+        audio = speech;
+        return text && count is 1 or 2;
+    }
+
+    /// <summary>Step 4: the enriched body. Unknown fields pass through byte for byte.</summary>
+    private static byte[] WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice, string outputFormat, int bodyLength)
+    {
+        var buffer = new ArrayBufferWriter<byte>(bodyLength + 256);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.NameEquals("stream") || property.NameEquals("modalities") || property.NameEquals("audio")
+                    || property.NameEquals("stream_options"))
+                {
+                    continue; // rewritten below
+                }
+                if (property.NameEquals("input") && property.Value.ValueKind == JsonValueKind.String)
+                {
+                    // A plain string is one user text message; the upstream only takes the message array.
+                    writer.WriteStartArray("input");
+                    writer.WriteStartObject();
+                    writer.WriteString("role", "user");
+                    writer.WriteStartArray("content");
+                    writer.WriteStartObject();
+                    writer.WriteString("type", "text");
+                    writer.WritePropertyName("text");
+                    property.Value.WriteTo(writer);
+                    writer.WriteEndObject();
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                    writer.WriteEndArray();
+                    continue;
+                }
+                property.WriteTo(writer);
+            }
+
+            writer.WriteBoolean("stream", true);
+            writer.WriteStartObject("stream_options");
+            if (root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var option in options.EnumerateObject())
+                {
+                    if (!option.NameEquals("include_usage")) option.WriteTo(writer);
+                }
+            }
+            // Without it the upstream's converter reports zero usage.
+            writer.WriteBoolean("include_usage", true);
+            writer.WriteEndObject();
+
+            writer.WriteStartArray("modalities");
+            writer.WriteStringValue("text");
+            if (wantsAudio) writer.WriteStringValue("audio");
+            writer.WriteEndArray();
+
+            if (wantsAudio)
+            {
+                writer.WriteStartObject("audio");
+                if (root.TryGetProperty("audio", out var audio) && audio.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var field in audio.EnumerateObject())
+                    {
+                        if (!field.NameEquals("voice") && !field.NameEquals("format")) field.WriteTo(writer);
+                    }
+                }
+                writer.WriteString("voice", voice);
+                writer.WriteString("format", outputFormat);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    internal static string Describe(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        JsonValueKind.Null => "null",
+        _ => "object",
+    };
+
+    internal static bool IsRole(JsonElement role) => Roles.Any(r => role.ValueEquals(r));
+}

@@ -1,0 +1,19 @@
+using OmniGateway.Catalog;
+using OmniGateway.Errors;
+
+namespace OmniGateway.Validation;
+
+/// <summary>What validation hands to the proxy: the decisions, and the enriched body to forward.</summary>
+public sealed record ValidatedRequest(
+    ServedModel Model,
+    bool ClientWantsStream,
+    bool WantsAudio,
+    string? Voice,
+    string Modalities,
+    byte[] UpstreamBody);
+
+public readonly record struct ValidationOutcome(ValidatedRequest? Request, GatewayError? Error)
+{
+    public static implicit operator ValidationOutcome(GatewayError error) => new(null, error);
+    public static implicit operator ValidationOutcome(ValidatedRequest request) => new(request, null);
+}

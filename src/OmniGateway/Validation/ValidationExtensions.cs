@@ -1,0 +1,10 @@
+namespace OmniGateway.Validation;
+
+public static class ValidationExtensions
+{
+    public static IHostApplicationBuilder AddRequestValidation(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<RequestValidator>();
+        return builder;
+    }
+}
