@@ -18,7 +18,7 @@ builder.AddTenantAuth();         // 3 key header forms → tenant | admin
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
-builder.AddUsageLedger();        // one record per call
+builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
 
 var app = builder.Build();
 app.LogUpstreamMode();
@@ -28,5 +28,7 @@ app.UseAuthorization();
 
 app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices
+app.MapUsageApi();               // /v1/usage, /admin/usage
+app.MapTenantsAdminApi();        // /admin/tenants, keys
 app.MapOperationalEndpoints();   // /healthz, /readyz
 app.Run();

@@ -68,6 +68,19 @@ public static class GatewayErrors
         new(StatusCodes.Status500InternalServerError, "server_error", "internal_error",
             "The gateway hit an internal error. It has been logged with this request's x-request-id; please report it.");
 
+    public static GatewayError TokenBudgetExceeded(string period, long limit, DateTimeOffset resetsAt, int retryAfterSeconds) =>
+        RateLimited("token_budget_exceeded",
+            $"This tenant's {(period == "day" ? "daily" : "monthly")} token budget of {limit} tokens is used up. It resets at {resetsAt:yyyy-MM-ddTHH:mm:ssZ} (UTC); " +
+            "retry after the time given in Retry-After, or ask the gateway's operator to raise the budget.", retryAfterSeconds);
+
+    public static GatewayError TokenBudgetReserved(string period, long limit, int retryAfterSeconds) =>
+        RateLimited("token_budget_exceeded",
+            $"Requests in flight have reserved the rest of this tenant's {(period == "day" ? "daily" : "monthly")} token budget of {limit} tokens. " +
+            "Retry when they finish (see Retry-After); what they do not use becomes available again.", retryAfterSeconds);
+
+    public static GatewayError Conflict(string code, string message, string? param = null) =>
+        new(StatusCodes.Status409Conflict, InvalidRequest, code, message, param);
+
     /// <summary>Echoed caller input is cut short so a message never carries a payload.</summary>
     public static string Truncate(string value, int max = 64) =>
         value.Length <= max ? value : string.Concat(value.AsSpan(0, max), "…");

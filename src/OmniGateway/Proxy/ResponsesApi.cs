@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OmniGateway.Auth;
 using OmniGateway.Errors;
 using OmniGateway.Tenants;
+using OmniGateway.Usage;
 using OmniGateway.Validation;
 
 namespace OmniGateway.Proxy;
@@ -29,9 +30,14 @@ public static class ResponsesApi
     }
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
-    private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options)
+    private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
+        TokenBudgets budgets)
     {
         var tenant = context.GetTenant();
+
+        // 2. Token budgets, before the body is read; the call's reservation is released when it ends.
+        using var budget = budgets.Admit(tenant);
+        if (budget.Rejection is { } overBudget) { await overBudget.WriteAsync(context); return; }
 
         var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes);
         if (readError is not null) { await readError.WriteAsync(context); return; }

@@ -11,7 +11,10 @@ public static class TenantsExtensions
             .BindConfiguration("Gateway")
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
-        builder.Services.AddSingleton<ITenantDirectory, ConfiguredTenantDirectory>();
+        builder.Services.AddSingleton<ConfiguredTenantDirectory>();
+        // Configuration first, then keys issued by the admin API (ITenantStore, from AddUsageLedger).
+        builder.Services.AddSingleton<TenantDirectory>();
+        builder.Services.AddSingleton<ITenantDirectory>(services => services.GetRequiredService<TenantDirectory>());
         return builder;
     }
 }

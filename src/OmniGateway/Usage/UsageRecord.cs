@@ -36,4 +36,14 @@ public sealed record UsageRecord(
         UsageOutcome.ClientAborted => "client_aborted",
         _ => "interrupted",
     };
+
+    public static UsageOutcome ParseOutcome(string name) => name switch
+    {
+        "completed" => UsageOutcome.Completed,
+        "incomplete" => UsageOutcome.Incomplete,
+        "failed" => UsageOutcome.Failed,
+        "upstream_error" => UsageOutcome.UpstreamError,
+        "client_aborted" => UsageOutcome.ClientAborted,
+        _ => UsageOutcome.Interrupted,
+    };
 }

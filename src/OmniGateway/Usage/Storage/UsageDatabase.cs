@@ -1,0 +1,126 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace OmniGateway.Usage.Storage;
+
+/// <summary>
+/// The one database behind the ledger, the budget totals and the API-managed tenants: SQLite (one
+/// instance) or PostgreSQL (several). The SQL is shared; only DDL and connection set-up differ.
+/// </summary>
+public sealed partial class UsageDatabase : IAsyncDisposable
+{
+    private readonly DbDataSource _source;
+    private readonly TimeProvider _time;
+
+    public UsageDatabase(IOptions<UsageOptions> options, IConfiguration configuration, TimeProvider time)
+    {
+        _time = time;
+        var usage = options.Value;
+        Provider = usage.Provider;
+        if (Provider == UsageProvider.Postgres)
+        {
+            // The validator guarantees the connection string.
+            _source = NpgsqlDataSource.Create(configuration.GetConnectionString("Postgres")!);
+        }
+        else
+        {
+            var builder = new SqliteConnectionStringBuilder(usage.ConnectionString);
+            if (builder.Mode != SqliteOpenMode.Memory && !builder.DataSource.StartsWith("file:", StringComparison.Ordinal)
+                && Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) is { Length: > 0 } folder)
+            {
+                Directory.CreateDirectory(folder);
+            }
+            builder.Pooling = true;
+            _source = SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
+        }
+    }
+
+    public UsageProvider Provider { get; }
+
+    public async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _source.OpenConnectionAsync(cancellationToken);
+        if (Provider == UsageProvider.Sqlite)
+        {
+            // FULL, not NORMAL: in WAL mode NORMAL survives a killed process but not a power cut or
+            // kernel panic, and "stored before relayed" must hold for both. Group commit pays one
+            // fsync per batch, not per record.
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return connection;
+    }
+
+    /// <summary>Creates or upgrades the schema; safe when several instances start at once.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        if (Provider == UsageProvider.Sqlite)
+        {
+            // Persistent per database file: readers never block the writer, and a commit is one WAL append.
+            await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (Provider == UsageProvider.Postgres)
+            await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(7364001);", cancellationToken);
+        await ExecuteAsync(connection, transaction,
+            "CREATE TABLE IF NOT EXISTS og_schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);", cancellationToken);
+
+        await using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT COALESCE(MAX(version), 0) FROM og_schema_migrations;";
+        var current = Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+
+        foreach (var (version, ddl) in Migrations.All)
+        {
+            if (version <= current) continue;
+            await ExecuteAsync(connection, transaction, Migrations.ForProvider(ddl, Provider), cancellationToken);
+            await using var mark = connection.CreateCommand();
+            mark.Transaction = transaction;
+            mark.CommandText = "INSERT INTO og_schema_migrations (version, applied_at_ms) VALUES (@v, @t);";
+            mark.AddParameter("@v", version).AddParameter("@t", _time.GetUtcNow().ToUnixTimeMilliseconds());
+            await mark.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+}
+
+internal static class DbCommandExtensions
+{
+    public static DbCommand AddParameter(this DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+        return command;
+    }
+
+    public static DbBatchCommand AddParameter(this DbBatchCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+        return command;
+    }
+
+    public static string? GetNullableString(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    public static long? GetNullableInt64(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+
+    public static double? GetNullableDouble(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
+}

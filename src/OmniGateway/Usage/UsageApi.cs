@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Serialization;
+using Microsoft.Net.Http.Headers;
+using OmniGateway.Auth;
+using OmniGateway.Catalog;
+using OmniGateway.Errors;
+using OmniGateway.Usage.Storage;
+
+namespace OmniGateway.Usage;
+
+/// <summary><c>GET /v1/usage</c> (the caller's own tenant) and <c>GET /admin/usage</c> (any tenant): contract 5's list, or CSV.</summary>
+public static class UsageApi
+{
+    public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/usage", GetOwnUsageAsync).RequireAuthorization(AuthExtensions.TenantPolicy).WithTags("Usage")
+            .WithSummary("Your tenant's usage per model and period (UTC); Accept: text/csv for CSV")
+            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized);
+        app.MapGet("/admin/usage", GetAnyUsageAsync).RequireAuthorization(AuthExtensions.AdminPolicy).WithTags("Admin: usage")
+            .WithSummary("Usage of one or every tenant per model and period (UTC); Accept: text/csv for CSV")
+            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized)
+            .Produces<ErrorDocument>(StatusCodes.Status403Forbidden);
+        return app;
+    }
+
+    private static Task<IResult> GetOwnUsageAsync(HttpContext context, string? from, string? to, string? granularity,
+        SqlUsageStore store, CancellationToken cancellationToken) =>
+        // The tenant comes from the key, never from the query: one tenant cannot read another's usage.
+        AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, store, cancellationToken);
+
+    private static Task<IResult> GetAnyUsageAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        SqlUsageStore store, CancellationToken cancellationToken) =>
+        AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, store, cancellationToken);
+
+    private static async Task<IResult> AnswerAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        SqlUsageStore store, CancellationToken cancellationToken)
+    {
+        var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity);
+        if (error is not null) return error.ToResult();
+        var rows = await store.QueryAsync(query!, cancellationToken); // Parse sets one of query/error
+
+        if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows), "text/csv; charset=utf-8", Encoding.UTF8);
+        return TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));
+    }
+
+    private static bool WantsCsv(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted)
+        && accepted.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) && a.Quality is not 0);
+
+    private static string ToCsv(IReadOnlyList<UsageRow> rows)
+    {
+        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens\r\n");
+        foreach (var r in rows)
+        {
+            csv.Append(Field(r.Tenant)).Append(',').Append(Field(r.Model)).Append(',').Append(UsageRowDocument.Instant(r.PeriodStart))
+                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens}\r\n");
+        }
+        return csv.ToString();
+    }
+
+    /// <summary>RFC 4180 quoting, and a leading quote mark against spreadsheet formula injection.</summary>
+    private static string Field(string value)
+    {
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@') value = "'" + value;
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+}
+
+public sealed record UsageRowDocument(
+    [property: JsonPropertyName("tenant")] string Tenant,
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("period_start")] string PeriodStart,
+    [property: JsonPropertyName("requests")] long Requests,
+    [property: JsonPropertyName("input_tokens")] long InputTokens,
+    [property: JsonPropertyName("cached_tokens")] long CachedTokens,
+    [property: JsonPropertyName("output_tokens")] long OutputTokens,
+    [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
+    [property: JsonPropertyName("total_tokens")] long TotalTokens)
+{
+    public static UsageRowDocument From(UsageRow row) => new(row.Tenant, row.Model, Instant(row.PeriodStart), row.Requests, row.InputTokens,
+        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens);
+
+    public static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+}

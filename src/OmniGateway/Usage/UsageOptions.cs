@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Options;
+
+namespace OmniGateway.Usage;
+
+public enum UsageProvider { Sqlite, Postgres }
+
+public enum ClientAbortPolicy { Cancel, Drain }
+
+/// <summary><c>Usage:</c> — where usage records, budget totals and API-managed tenants are stored.</summary>
+public sealed class UsageOptions
+{
+    public UsageProvider Provider { get; set; } = UsageProvider.Sqlite;
+
+    /// <summary>SQLite only; Postgres reads <c>ConnectionStrings:Postgres</c>.</summary>
+    public string ConnectionString { get; set; } = "Data Source=data/omnigateway.db";
+
+    /// <summary>Cancel: a departed client cancels the upstream call. Drain: keep reading it until <see cref="DrainTimeout"/> for the billed usage.</summary>
+    public ClientAbortPolicy OnClientAbort { get; set; } = ClientAbortPolicy.Cancel;
+
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most records one commit takes; a bigger queue is committed in several transactions.</summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>What a request reserves against a token budget before its usage is known, until the tenant has a history.</summary>
+    public long BudgetReservationTokens { get; set; } = 2000;
+
+    /// <summary>How often budget totals are re-read from the store, so several instances see each other's spend.</summary>
+    public TimeSpan BudgetRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+internal sealed class UsageOptionsValidator(IConfiguration configuration) : IValidateOptions<UsageOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UsageOptions options)
+    {
+        var failures = new List<string>();
+        if (!Enum.IsDefined(options.Provider))
+            failures.Add("Usage:Provider must be Sqlite or Postgres.");
+        if (options.Provider == UsageProvider.Sqlite && string.IsNullOrWhiteSpace(options.ConnectionString))
+            failures.Add("Usage:ConnectionString must be a SQLite connection string such as 'Data Source=data/omnigateway.db'.");
+        if (options.Provider == UsageProvider.Postgres && string.IsNullOrWhiteSpace(configuration.GetConnectionString("Postgres")))
+            failures.Add("ConnectionStrings:Postgres is required when Usage:Provider is Postgres.");
+        if (options.DrainTimeout <= TimeSpan.Zero)
+            failures.Add("Usage:DrainTimeout must be a positive time span such as 00:01:00.");
+        if (options.MaxBatchSize is < 1 or > 10_000)
+            failures.Add("Usage:MaxBatchSize must be between 1 and 10000.");
+        if (options.BudgetReservationTokens < 1)
+            failures.Add("Usage:BudgetReservationTokens must be at least 1.");
+        if (options.BudgetRefreshInterval <= TimeSpan.Zero)
+            failures.Add("Usage:BudgetRefreshInterval must be a positive time span such as 00:00:05.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
