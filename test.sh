@@ -11,4 +11,11 @@ if [ ${#need[@]} -gt 0 ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
 fi
 
+# A real PostgreSQL on loopback for the Postgres half of the usage-store tests; they fail, not skip,
+# when it is required and unreachable.
+pg_env=$(tests/scripts/start-postgres.sh)  # an assignment, so that set -e sees a failed start
+eval "$pg_env"
+trap 'tests/scripts/stop-postgres.sh' EXIT
+export OMNIGATEWAY_REQUIRE_POSTGRES=1
+
 dotnet test OmniGateway.sln -c Release --logger "console;verbosity=normal" "$@"
