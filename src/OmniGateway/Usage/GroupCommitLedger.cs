@@ -23,6 +23,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _writer = Task.CompletedTask;
     private Task _refresher = Task.CompletedTask;
+    private int _disposed;
 
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger)
     {
@@ -142,6 +143,8 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     /// <summary>After the server has stopped (so no call is still ending): commit what is queued, then stop.</summary>
     public async ValueTask DisposeAsync()
     {
+        // Registered as itself and as IUsageLedger, so the container disposes it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         await _refresher;

@@ -1,0 +1,88 @@
+using Npgsql;
+
+namespace OmniGateway.IntegrationTests.Usage;
+
+/// <summary>
+/// A fresh usage store per test: a SQLite file in its own temp folder, or its own schema on the real
+/// PostgreSQL server that tests/scripts/start-postgres.sh started (connection string in
+/// <see cref="PostgresVariable"/>). With <see cref="RequireVariable"/>=1 the Postgres cases always run,
+/// and fail when the server is missing or unreachable; without either variable they are not generated.
+/// </summary>
+public sealed class TestStore : IAsyncDisposable
+{
+    public const string PostgresVariable = "OMNIGATEWAY_TEST_POSTGRES";
+    public const string RequireVariable = "OMNIGATEWAY_REQUIRE_POSTGRES";
+
+    private readonly string? _folder;
+    private readonly string? _schema;
+
+    private TestStore(string provider, Dictionary<string, string?> settings, string? folder, string? schema)
+    {
+        (Provider, Settings, _folder, _schema) = (provider, settings, folder, schema);
+    }
+
+    public string Provider { get; }
+
+    /// <summary>Configuration keys that point the gateway at this store.</summary>
+    public Dictionary<string, string?> Settings { get; }
+
+    public string? SqliteFile => _folder is null ? null : Path.Combine(_folder, "data", "omnigateway.db");
+
+    public static TheoryData<string> Providers
+    {
+        get
+        {
+            var providers = new TheoryData<string> { "Sqlite" };
+            if (Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } || Environment.GetEnvironmentVariable(RequireVariable) == "1")
+                providers.Add("Postgres");
+            return providers;
+        }
+    }
+
+    public static async Task<TestStore> CreateAsync(string provider)
+    {
+        if (provider == "Sqlite")
+        {
+            var folder = Path.Combine(Path.GetTempPath(), "og-ledger-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(folder);
+            // The data/ sub-folder does not exist yet: the gateway must create it.
+            return new TestStore(provider, new() { ["Usage:Provider"] = "Sqlite", ["Usage:ConnectionString"] = $"Data Source={Path.Combine(folder, "data", "omnigateway.db")}" },
+                folder, null);
+        }
+
+        var server = Environment.GetEnvironmentVariable(PostgresVariable);
+        if (string.IsNullOrEmpty(server))
+            throw new InvalidOperationException($"{RequireVariable}=1 but {PostgresVariable} is not set: start the server with tests/scripts/start-postgres.sh (test.sh does).");
+        var schema = "og_test_" + Guid.NewGuid().ToString("N");
+        try
+        {
+            await using var connection = new NpgsqlConnection(server);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (Exception exception) when (exception is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            throw new InvalidOperationException($"The PostgreSQL server in {PostgresVariable} is unreachable: {exception.Message}", exception);
+        }
+        var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ConnectionString;
+        return new TestStore(provider, new() { ["Usage:Provider"] = "Postgres", ["ConnectionStrings:Postgres"] = connectionString }, null, schema);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_folder is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+        }
+        if (_schema is not null)
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var connection = new NpgsqlConnection(Environment.GetEnvironmentVariable(PostgresVariable));
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+}
