@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using OmniGateway.Usage;
+using OmniGateway.Usage.Storage;
+using Xunit.Abstractions;
+
+namespace OmniGateway.IntegrationTests.Usage;
+
+/// <summary>
+/// Contract 5: a client that saw a complete response is accounted even if the gateway dies the next
+/// instant. Many streams run against a real gateway process, which gets SIGKILL mid-flight; after a
+/// restart on the same store, every completion a client saw has its record.
+/// </summary>
+public sealed class CrashTests(ITestOutputHelper output)
+{
+    private const int Workers = 120;
+
+    [Theory]
+    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    public async Task KilledWithStreamsInFlight_EveryCompletionAClientSawIsStored_AndTheStoreReopens(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var workingDirectory = Path.Combine(Path.GetTempPath(), "og-crash-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(workingDirectory);
+        var settings = new Dictionary<string, string?>(store.Settings)
+        {
+            ["Gateway:Tenants:0:Id"] = "alpha",
+            ["Gateway:Tenants:0:KeySha256:0"] = LedgerGateway.Sha256(LedgerGateway.AlphaKey),
+            ["Simulator:EventDelay"] = "00:00:00.004",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+        };
+
+        var completed = new ConcurrentDictionary<string, bool>();
+        var started = 0;
+        var inFlight = 0;
+        int inFlightAtKill;
+        await using (var gateway = await GatewayProcess.StartAsync(settings, workingDirectory))
+        {
+            using var client = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LedgerGateway.AlphaKey);
+            using var stop = new CancellationTokenSource();
+            var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
+            {
+                for (var n = 0; !stop.IsCancellationRequested; n++)
+                {
+                    var id = $"crash-{w}-{n}";
+                    Interlocked.Increment(ref started);
+                    Interlocked.Increment(ref inFlight);
+                    try
+                    {
+                        if (!await StreamAsync(client, id, completed)) return;
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref inFlight);
+                    }
+                }
+            })).ToArray();
+
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            inFlightAtKill = Volatile.Read(ref inFlight);
+            await gateway.KillAsync();
+            await stop.CancelAsync();
+            await Task.WhenAll(workers);
+        }
+
+        // The store opens cleanly: the restarted gateway migrates, reports ready, and takes new calls.
+        await using (var restarted = await GatewayProcess.StartAsync(settings, workingDirectory))
+        {
+            using var client = new HttpClient { BaseAddress = restarted.BaseUrl };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LedgerGateway.AlphaKey);
+            var ready = await client.GetStringAsync("/readyz");
+            Assert.Contains("\"usage_store\":{\"status\":\"healthy\"", ready, StringComparison.Ordinal);
+            var after = new ConcurrentDictionary<string, bool>();
+            Assert.True(await StreamAsync(client, "after-restart", after) && after.ContainsKey("after-restart"), restarted.LastLines);
+        }
+
+        var records = (await ReadRecordsAsync(store)).ToDictionary(r => r.RequestId, r => r, StringComparer.Ordinal);
+        var missing = completed.Keys.Where(id => !records.TryGetValue(id, out var r) || r.Outcome != UsageOutcome.Completed).ToList();
+        output.WriteLine($"{provider}: {Workers} concurrent clients, {started} streams started, {inFlightAtKill} in flight at SIGKILL, " +
+                         $"{completed.Count} completions seen by clients, {records.Count - 1} records stored before the kill, missing {missing.Count}");
+        Assert.True(completed.Count > Workers, $"too few completions ({completed.Count}) to mean anything");
+        Assert.True(inFlightAtKill > 0, "no stream was in flight at the kill");
+        Assert.Empty(missing);
+        Assert.True(records.ContainsKey("after-restart"));
+        try { Directory.Delete(workingDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>Streams one response; notes its id the moment <c>response.completed</c> arrives. False once the gateway is gone.</summary>
+    private static async Task<bool> StreamAsync(HttpClient client, string id, ConcurrentDictionary<string, bool> completed)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
+            {
+                Content = new StringContent(StreamClient.Request($"Crash test question {id}"), Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("x-request-id", id);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            var seen = new StringBuilder();
+            var buffer = new byte[8192];
+            int read;
+            while ((read = await body.ReadAsync(buffer)) > 0)
+            {
+                seen.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                if (seen.ToString().Contains("event: response.completed", StringComparison.Ordinal)) completed.TryAdd(id, true);
+            }
+            return true;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<List<UsageRecord>> ReadRecordsAsync(TestStore store)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
+        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
+        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
+        var records = await new SqlUsageStore(database, TimeProvider.System).ReadRecordsAsync(null, CancellationToken.None);
+        return records.Select(r => r.Record).ToList();
+    }
+}

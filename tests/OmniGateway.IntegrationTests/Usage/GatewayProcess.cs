@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+
+namespace OmniGateway.IntegrationTests.Usage;
+
+/// <summary>
+/// The gateway as a real process (<c>dotnet OmniGateway.dll</c>, as built by the test build), configured
+/// by environment variables, so a test can kill it with SIGKILL and start it again on the same store.
+/// </summary>
+public sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Queue<string> _lastLines = new();
+
+    private GatewayProcess(Process process, Uri baseUrl)
+    {
+        _process = process;
+        BaseUrl = baseUrl;
+        process.OutputDataReceived += (_, e) => Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public Uri BaseUrl { get; }
+
+    public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
+
+    public static async Task<GatewayProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(GatewayDll());
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        var gateway = new GatewayProcess(Process.Start(start)!, new Uri($"http://127.0.0.1:{port}"));
+
+        using var probe = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 300; i++)
+        {
+            if (gateway._process.HasExited) throw new InvalidOperationException("The gateway exited at start-up:\n" + gateway.LastLines);
+            try
+            {
+                using var response = await probe.GetAsync("/healthz");
+                if (response.IsSuccessStatusCode) return gateway;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("The gateway did not answer /healthz within 30 s:\n" + gateway.LastLines);
+    }
+
+    /// <summary>SIGKILL: no shutdown hook, no flush, no drain runs.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) await KillAsync();
+        _process.Dispose();
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null) return;
+        lock (_lastLines)
+        {
+            _lastLines.Enqueue(line);
+            while (_lastLines.Count > 40) _lastLines.Dequeue();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>src/OmniGateway's own build output (it carries its runtimeconfig), in this test build's configuration.</summary>
+    private static string GatewayDll()
+    {
+        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (!File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) continue;
+            var dll = Path.Combine(folder.FullName, "src", "OmniGateway", "bin", configuration, "net10.0", "OmniGateway.dll");
+            if (File.Exists(dll)) return dll;
+            throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
+        }
+        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
+    }
+}
