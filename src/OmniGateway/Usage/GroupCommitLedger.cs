@@ -34,6 +34,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public long Commits { get; private set; }
     public long RecordsCommitted { get; private set; }
 
+    /// <summary>Time spent inside commits: divided by <see cref="RecordsCommitted"/>, what durability costs one record.</summary>
+    public TimeSpan CommitTime { get; private set; }
+
     /// <summary>Set while the last commit failed; readiness reports it.</summary>
     public Exception? LastFailure { get; private set; }
 
@@ -88,7 +91,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         {
             try
             {
+                var started = _time.GetTimestamp();
                 var totals = await _store.AppendAsync(records, CancellationToken.None);
+                CommitTime += _time.GetElapsedTime(started);
                 Commits++;
                 RecordsCommitted += records.Count;
                 LastFailure = null;

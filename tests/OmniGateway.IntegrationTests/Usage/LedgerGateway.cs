@@ -22,10 +22,12 @@ public sealed class LedgerGateway : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
     private readonly TimeProvider? _time;
+    private readonly Action<IServiceCollection>? _services;
 
-    public LedgerGateway(TestStore store, Uri? upstream = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    public LedgerGateway(TestStore store, Uri? upstream = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null,
+        Action<IServiceCollection>? services = null)
     {
-        _time = time;
+        (_time, _services) = (time, services);
         _settings = new Dictionary<string, string?>(store.Settings)
         {
             ["Gateway:AdminKey"] = AdminKey,
@@ -55,6 +57,7 @@ public sealed class LedgerGateway : WebApplicationFactory<Program>
     {
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
         if (_time is not null) builder.ConfigureTestServices(services => services.AddSingleton(_time));
+        if (_services is not null) builder.ConfigureTestServices(_services);
     }
 
     public HttpClient Client(string? key)
