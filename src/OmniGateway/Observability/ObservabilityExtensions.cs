@@ -13,7 +13,9 @@ public static partial class ObservabilityExtensions
     {
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
         var json = !string.Equals(builder.Configuration["Logging:Format"], "Text", StringComparison.OrdinalIgnoreCase);
-        builder.Services.AddSerilog((services, logger) =>
+        // Serilog is the one console writer; other ILoggerProviders (tests' capture, say) still receive every event.
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(writeToProviders: true, configureLogger: (services, logger) =>
         {
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
