@@ -14,8 +14,9 @@ public static partial class ObservabilityExtensions
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
         var json = !string.Equals(builder.Configuration["Logging:Format"], "Text", StringComparison.OrdinalIgnoreCase);
         // Serilog is the one console writer; other ILoggerProviders (tests' capture, say) still receive every event.
+        // preserveStaticLogger: each host keeps its own logger; the static Log.Logger would be shared by test hosts.
         builder.Logging.ClearProviders();
-        builder.Services.AddSerilog(writeToProviders: true, configureLogger: (services, logger) =>
+        builder.Services.AddSerilog(preserveStaticLogger: true, writeToProviders: true, configureLogger: (services, logger) =>
         {
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
