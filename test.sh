@@ -11,4 +11,4 @@ if [ ${#need[@]} -gt 0 ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
 fi
 
-dotnet test OmniGateway.sln -c Release --logger "console;verbosity=normal" "$@"
+dotnet test OmniGateway.sln -c Release "$@"
