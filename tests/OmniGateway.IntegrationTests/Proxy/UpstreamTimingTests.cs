@@ -41,6 +41,21 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UnreachableUpstream_Returns502InTheErrorShape()
+    {
+        var closedPort = new Uri("http://127.0.0.1:9"); // discard port: nothing listens there
+        await using var gateway = new GatewayFactory(closedPort);
+
+        using var response = await PostAsync(gateway, Fixtures.Request("text-only.json"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("upstream_error", document.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains(gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)
+                                                   && e.Properties["Outcome"] == "upstream_error");
+    }
+
+    [Fact]
     public async Task UpstreamGoingSilentMidStream_EndsWithAnErrorEvent()
     {
         await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?> { ["Upstream:IdleTimeout"] = "00:00:01" });
