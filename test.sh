@@ -18,4 +18,4 @@ eval "$pg_env"
 trap 'tests/scripts/stop-postgres.sh' EXIT
 export OMNIGATEWAY_REQUIRE_POSTGRES=1
 
-dotnet test OmniGateway.sln -c Release --logger "console;verbosity=normal" "$@"
+dotnet test OmniGateway.sln -c Release "$@"

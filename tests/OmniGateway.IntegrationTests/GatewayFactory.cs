@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace OmniGateway.IntegrationTests;
 
@@ -29,7 +31,8 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
             ["Upstream:FirstByteTimeout"] = "00:00:10",
             ["Upstream:IdleTimeout"] = "00:00:10",
             ["Simulator:EventDelay"] = "00:00:00.001",
-            ["Serilog:MinimumLevel:Default"] = "Warning",
+            ["Serilog:MinimumLevel:Default"] = "Information",
+            ["Logging:Format"] = "Text",
         };
         if (upstream is not null)
         {
@@ -42,9 +45,14 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
+    public LogCapture Logs { get; } = new();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        // Not Development: its appsettings file seeds a local demo tenant the tests must not depend on.
+        builder.UseEnvironment("Testing");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(Logs));
     }
 
     /// <summary>A client over real HTTP with the tenant key as an OpenAI SDK sends it.</summary>

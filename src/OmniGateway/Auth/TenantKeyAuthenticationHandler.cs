@@ -65,6 +65,7 @@ public sealed class TenantKeyAuthenticationHandler(
         {
             var span = value.AsSpan().Trim();
             if (span.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) span = span[7..].Trim();
+            else if (span.Equals("Bearer", StringComparison.OrdinalIgnoreCase)) span = default; // "Bearer " with the key left out
             if (!span.IsEmpty) return span;
         }
         StringValues apiKey = headers["x-api-key"];

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -9,11 +10,15 @@ namespace OmniGateway.Observability;
 
 public static partial class ObservabilityExtensions
 {
+    /// <summary>Serilog, OpenTelemetry metrics (Prometheus at /metrics) and health checks.</summary>
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
         var json = !string.Equals(builder.Configuration["Logging:Format"], "Text", StringComparison.OrdinalIgnoreCase);
-        builder.Services.AddSerilog((services, logger) =>
+        // Serilog is the one console writer; other ILoggerProviders (tests' capture, say) still receive every event.
+        // preserveStaticLogger: each host keeps its own logger; the static Log.Logger would be shared by test hosts.
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(preserveStaticLogger: true, writeToProviders: true, configureLogger: (services, logger) =>
         {
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
@@ -25,6 +30,11 @@ public static partial class ObservabilityExtensions
             if (json) logger.WriteTo.Console(new RenderedCompactJsonFormatter());
             else logger.WriteTo.Console();
         });
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(GatewayMetrics.MeterName)
+            .AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter());
         builder.Services.AddHealthChecks()
             .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
         return builder;
@@ -38,6 +48,7 @@ public static partial class ObservabilityExtensions
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
         }).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         return app;
     }
 

@@ -1,3 +1,4 @@
+using OmniGateway.Observability;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
@@ -8,27 +9,40 @@ namespace OmniGateway.Proxy;
 /// The accounting side of one proxied call: when it started, when its first event went out, and the
 /// one usage record it produces — stored exactly once, whichever way the call ends.
 /// </summary>
-public sealed class RelaySession(
-    string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder)
+public sealed class RelaySession
 {
-    private readonly DateTimeOffset _startedAt = time.GetUtcNow();
-    private readonly long _startTimestamp = time.GetTimestamp();
+    private readonly string _requestId;
+    private readonly TenantContext _tenant;
+    private readonly TimeProvider _time;
+    private readonly UsageRecorder _recorder;
+    private readonly GatewayMetrics _metrics;
+    private readonly DateTimeOffset _startedAt;
+    private readonly long _startTimestamp;
     private double? _timeToFirstByteMs;
 
-    public string RequestId => requestId;
-    public ValidatedRequest Request => request;
+    public RelaySession(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder, GatewayMetrics metrics)
+    {
+        (_requestId, _tenant, Request, _time, _recorder, _metrics) = (requestId, tenant, request, time, recorder, metrics);
+        _startedAt = time.GetUtcNow();
+        _startTimestamp = time.GetTimestamp();
+        metrics.CallStarted();
+    }
+
+    public string RequestId => _requestId;
+    public ValidatedRequest Request { get; }
     public bool Recorded { get; private set; }
     public bool FirstEventSeen => _timeToFirstByteMs is not null;
 
-    public void MarkFirstEvent() => _timeToFirstByteMs ??= time.GetElapsedTime(_startTimestamp).TotalMilliseconds;
+    public void MarkFirstEvent() => _timeToFirstByteMs ??= _time.GetElapsedTime(_startTimestamp).TotalMilliseconds;
 
     public async ValueTask RecordAsync(UsageOutcome outcome, TerminalEvent? terminal = null)
     {
         if (Recorded) return;
         Recorded = true;
-        var record = new UsageRecord(requestId, tenant.TenantId, tenant.KeyId, request.Model.Id, request.Voice, request.Modalities,
-            _startedAt, _timeToFirstByteMs, time.GetElapsedTime(_startTimestamp).TotalMilliseconds, outcome,
+        var record = new UsageRecord(_requestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
+            _startedAt, _timeToFirstByteMs, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, outcome,
             terminal?.ResponseId, terminal?.Usage);
-        await recorder.RecordAsync(record);
+        _metrics.CallRecorded(record);
+        await _recorder.RecordAsync(record);
     }
 }

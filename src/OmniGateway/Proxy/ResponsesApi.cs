@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OmniGateway.Auth;
 using OmniGateway.Errors;
+using OmniGateway.RateLimiting;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
@@ -13,6 +14,7 @@ public static class ResponsesApi
     {
         app.MapPost("/v1/responses", HandleAsync)
             .RequireAuthorization(AuthExtensions.TenantPolicy)
+            .RequireTenantLimits()
             .WithName("CreateResponse")
             .WithTags("Responses")
             .WithSummary("Generate a text (and speech) answer, streamed as Server-Sent Events")

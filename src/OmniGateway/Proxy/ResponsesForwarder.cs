@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
+using OmniGateway.Observability;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
@@ -14,12 +15,13 @@ public sealed partial class ResponsesForwarder(
     IOptions<UpstreamOptions> options,
     UsageRecorder recorder,
     TimeProvider time,
+    GatewayMetrics metrics,
     ILogger<ResponsesForwarder> logger)
 {
     public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
         var settings = options.Value;
-        var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder);
+        var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Key);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
 

@@ -34,12 +34,26 @@ public sealed class UpstreamOptions
     public string? ResolveKey()
     {
         if (!string.IsNullOrWhiteSpace(ApiKey)) return ApiKey.Trim();
-        if (!string.IsNullOrWhiteSpace(ApiKeyFile) && File.Exists(ApiKeyFile))
-        {
-            var key = File.ReadAllText(ApiKeyFile).Trim();
-            return key.Length == 0 ? null : key;
-        }
+        if (!string.IsNullOrWhiteSpace(ApiKeyFile) && TryReadKeyFile(ApiKeyFile, out var key, out _)) return key;
         return null;
+    }
+
+    /// <summary>An empty file is "no key" (simulator mode); an unreadable one is a configuration error, not a crash.</summary>
+    internal static bool TryReadKeyFile(string path, out string? key, out string? problem)
+    {
+        key = null;
+        problem = null;
+        try
+        {
+            var text = File.ReadAllText(path).Trim();
+            key = text.Length == 0 ? null : text;
+            return key is not null;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            problem = exception is UnauthorizedAccessException ? "permission denied" : exception.GetType().Name;
+            return false;
+        }
     }
 }
 
@@ -52,8 +66,12 @@ internal sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOption
             failures.Add("Upstream:BaseUrl must be an absolute http(s) URL, e.g. https://www.dmxapi.cn.");
         if (!options.AuthorizationFormat.Contains("{key}", StringComparison.Ordinal))
             failures.Add("Upstream:AuthorizationFormat must contain {key}, e.g. '{key}' or 'Bearer {key}'.");
-        if (!string.IsNullOrWhiteSpace(options.ApiKeyFile) && !File.Exists(options.ApiKeyFile))
-            failures.Add("Upstream:ApiKeyFile names a file that does not exist.");
+        if (!string.IsNullOrWhiteSpace(options.ApiKeyFile))
+        {
+            if (!File.Exists(options.ApiKeyFile)) failures.Add("Upstream:ApiKeyFile names a file that does not exist.");
+            else if (!UpstreamOptions.TryReadKeyFile(options.ApiKeyFile, out _, out var problem) && problem is not null)
+                failures.Add($"Upstream:ApiKeyFile cannot be read by the gateway's user ({problem}); fix the file's permissions.");
+        }
         if (options.Mode == UpstreamMode.Live && options.ResolveKey() is null)
             failures.Add("Upstream:Mode is Live but neither Upstream:ApiKey nor Upstream:ApiKeyFile gives a key.");
         foreach (var (key, value) in new[] { ("ConnectTimeout", options.ConnectTimeout), ("FirstByteTimeout", options.FirstByteTimeout),

@@ -1,0 +1,73 @@
+using System.Net;
+using System.Text.Json;
+
+namespace OmniGateway.IntegrationTests.Catalog;
+
+public sealed class CatalogApiTests : IAsyncLifetime
+{
+    private GatewayFactory _gateway = null!; // created in InitializeAsync
+    private HttpClient _client = null!;
+
+    public Task InitializeAsync()
+    {
+        _gateway = new GatewayFactory(upstream: null, new Dictionary<string, string?>
+        {
+            // Configuration overrides the shipped catalogue key by key.
+            ["Models:qwen3.5-omni-plus-all:owned_by"] = "dmxapi",
+        });
+        _client = _gateway.CreateTenantClient();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _gateway.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Models_ListsTheServedModelInOpenAiShape()
+    {
+        using var document = JsonDocument.Parse(await _client.GetStringAsync("/v1/models"));
+
+        Assert.Equal("list", document.RootElement.GetProperty("object").GetString());
+        var model = Assert.Single(document.RootElement.GetProperty("data").EnumerateArray());
+        Assert.Equal("qwen3.5-omni-plus-all", model.GetProperty("id").GetString());
+        Assert.Equal("model", model.GetProperty("object").GetString());
+        Assert.Equal("dmxapi", model.GetProperty("owned_by").GetString());
+    }
+
+    [Fact]
+    public async Task Voices_ListsAll55WithVerifiedFlags()
+    {
+        using var document = JsonDocument.Parse(await _client.GetStringAsync("/v1/voices?model=qwen3.5-omni-plus-all"));
+
+        var voices = document.RootElement.GetProperty("data").EnumerateArray().ToArray();
+        Assert.Equal(55, voices.Length);
+        var tina = voices.Single(v => v.GetProperty("name").GetString() == "Tina");
+        Assert.True(tina.GetProperty("verified").GetBoolean());
+        Assert.Equal("qwen3.5-omni-plus-all", tina.GetProperty("model").GetString());
+        Assert.Contains("en", tina.GetProperty("languages").EnumerateArray().Select(l => l.GetString()));
+        Assert.False(voices.Single(v => v.GetProperty("name").GetString() == "Cindy").GetProperty("verified").GetBoolean());
+    }
+
+    [Fact]
+    public async Task VoicesOfAnUnknownModel_Returns404()
+    {
+        using var response = await _client.GetAsync("/v1/voices?model=gpt-4o");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("model_not_found", document.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task UnknownRoute_AnswersInTheErrorShape()
+    {
+        using var response = await _client.GetAsync("/v1/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("not_found", document.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+}

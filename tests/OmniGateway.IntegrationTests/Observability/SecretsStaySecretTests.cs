@@ -1,0 +1,65 @@
+using System.Net;
+using System.Text;
+
+namespace OmniGateway.IntegrationTests.Observability;
+
+/// <summary>Keys and base64 audio never reach a log line; each accepted call logs exactly one UsageRecorded.</summary>
+public sealed class SecretsStaySecretTests : IAsyncLifetime
+{
+    private FakeUpstream _upstream = null!; // created in InitializeAsync
+    private GatewayFactory _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await FakeUpstream.StartAsync();
+        _gateway = new GatewayFactory(_upstream.BaseUrl);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Logs_HoldNoKeyNoAudio_AndOneUsageRecordPerAcceptedCall()
+    {
+        using var client = _gateway.CreateTenantClient();
+        using var wrongKey = _gateway.CreateTenantClient("og-wrong-key-cccccccccccccccccccccccccccc");
+        var inline = Fixtures.Request("inline-base64-wav.json");
+        var audioBase64 = Convert.ToBase64String(Fixtures.Audio("question-tone-0.1s-16k-mono16.wav"));
+        Assert.Contains(audioBase64, inline);
+
+        using (var ok = await client.PostAsync("/v1/responses", new StringContent(inline, Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var refused = await client.PostAsync("/v1/responses", new StringContent(inline.Replace("Serena", "Nobody", StringComparison.Ordinal), Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        using (var unauthorised = await wrongKey.PostAsync("/v1/responses", new StringContent(inline, Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthorised.StatusCode);
+        _upstream.Respond = context => FakeUpstream.ErrorAsync(context, 500, $"{{\"error\":{{\"message\":\"{GatewayFactory.UpstreamKey}\"}}}}");
+        using (var failed = await client.PostAsync("/v1/responses", new StringContent(inline, Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+
+        var logs = _gateway.Logs.AllText();
+        Assert.DoesNotContain(GatewayFactory.TenantKey, logs);
+        Assert.DoesNotContain("og-wrong-key", logs);
+        Assert.DoesNotContain(GatewayFactory.UpstreamKey, logs);
+        Assert.DoesNotContain(audioBase64[..40], logs);
+
+        // An error answer goes out before its record is committed (and logged), so give the ledger a moment.
+        var usage = _gateway.Logs.Entries.Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
+        for (var i = 0; i < 50 && usage.Length < 2; i++)
+        {
+            await Task.Delay(100);
+            usage = _gateway.Logs.Entries.Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
+        }
+        Assert.Equal(2, usage.Length);
+        Assert.Equal("completed", usage[0].Properties["Outcome"]);
+        Assert.Equal("web", usage[0].Properties["TenantId"]);
+        Assert.Equal("Serena", usage[0].Properties["Voice"]);
+        Assert.Equal("879", usage[0].Properties["InputTokens"]);
+        Assert.Equal("2768", usage[0].Properties["TotalTokens"]);
+        Assert.Equal("resp_21decad20f2e3587ed476f07125503ad", usage[0].Properties["UpstreamResponseId"]);
+        Assert.Equal("upstream_error", usage[1].Properties["Outcome"]);
+    }
+}
