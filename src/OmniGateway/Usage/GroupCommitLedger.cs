@@ -23,6 +23,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _writer = Task.CompletedTask;
     private Task _refresher = Task.CompletedTask;
+    private Task _checkpointer = Task.CompletedTask;
     private int _disposed;
 
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger)
@@ -46,6 +47,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         _refresher = Task.Run(RefreshLoopAsync, CancellationToken.None);
+        _checkpointer = Task.Run(CheckpointLoopAsync, CancellationToken.None);
     }
 
     /// <summary>
@@ -132,6 +134,30 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         }
     }
 
+    /// <summary>SQLite's WAL is folded back once a second, beside the writer rather than inside a commit.</summary>
+    private async Task CheckpointLoopAsync()
+    {
+        if (_store.Database.Provider != UsageProvider.Sqlite) return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                try
+                {
+                    await _store.Database.CheckpointAsync(_stopping.Token);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    Log.CheckpointFailed(_logger, exception);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private async Task ReloadBudgetsAsync()
     {
         try
@@ -153,6 +179,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         await _refresher;
+        await _checkpointer;
         await _writer;
         _stopping.Dispose();
     }
@@ -170,6 +197,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 
         [LoggerMessage(EventId = 7011, Level = LogLevel.Error, Message = "Usage commit of {RecordCount} records failed; their calls are told so")]
         public static partial void CommitFailed(ILogger logger, Exception exception, int recordCount);
+
+        [LoggerMessage(EventId = 7013, Level = LogLevel.Warning, Message = "SQLite WAL checkpoint failed; the next one retries")]
+        public static partial void CheckpointFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 7012, Level = LogLevel.Warning, Message = "Budget totals could not be reloaded from the usage store; keeping the last known")]
         public static partial void BudgetRefreshFailed(ILogger logger, Exception exception);

@@ -14,10 +14,11 @@ public sealed class UsageOptions
     /// <summary>SQLite only; Postgres reads <c>ConnectionStrings:Postgres</c>.</summary>
     public string ConnectionString { get; set; } = "Data Source=data/omnigateway.db";
 
-    /// <summary>Cancel: a departed client cancels the upstream call. Drain: keep reading it until <see cref="DrainTimeout"/> for the billed usage.</summary>
+    /// <summary>
+    /// Cancel (contract 5): a departed client cancels the upstream call; its record says client_aborted
+    /// with whatever usage was known. Drain (read on to the upstream's own usage) is not available yet.
+    /// </summary>
     public ClientAbortPolicy OnClientAbort { get; set; } = ClientAbortPolicy.Cancel;
-
-    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Most records one commit takes; a bigger queue is committed in several transactions.</summary>
     public int MaxBatchSize { get; set; } = 512;
@@ -40,8 +41,8 @@ internal sealed class UsageOptionsValidator(IConfiguration configuration) : IVal
             failures.Add("Usage:ConnectionString must be a SQLite connection string such as 'Data Source=data/omnigateway.db'.");
         if (options.Provider == UsageProvider.Postgres && string.IsNullOrWhiteSpace(configuration.GetConnectionString("Postgres")))
             failures.Add("ConnectionStrings:Postgres is required when Usage:Provider is Postgres.");
-        if (options.DrainTimeout <= TimeSpan.Zero)
-            failures.Add("Usage:DrainTimeout must be a positive time span such as 00:01:00.");
+        if (options.OnClientAbort != ClientAbortPolicy.Cancel)
+            failures.Add("Usage:OnClientAbort supports only Cancel in this version (Drain is not implemented yet).");
         if (options.MaxBatchSize is < 1 or > 10_000)
             failures.Add("Usage:MaxBatchSize must be between 1 and 10000.");
         if (options.BudgetReservationTokens < 1)

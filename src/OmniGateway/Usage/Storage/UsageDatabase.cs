@@ -46,9 +46,10 @@ public sealed partial class UsageDatabase : IAsyncDisposable
         {
             // FULL, not NORMAL: in WAL mode NORMAL survives a killed process but not a power cut or
             // kernel panic, and "stored before relayed" must hold for both. Group commit pays one
-            // fsync per batch, not per record.
+            // fsync per batch, not per record. No auto-checkpoint: it would run inside whichever
+            // COMMIT crosses the threshold and stall that batch's streams; CheckpointAsync runs it aside.
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=0;";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
         return connection;
@@ -85,6 +86,14 @@ public sealed partial class UsageDatabase : IAsyncDisposable
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>SQLite: copies the WAL back into the database without blocking the writer (PASSIVE).</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        if (Provider != UsageProvider.Sqlite) return;
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(PASSIVE);", cancellationToken);
     }
 
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)
