@@ -73,6 +73,11 @@ public sealed class UsageLedgerTests
         Assert.EndsWith(":00:00Z", cells[2], StringComparison.Ordinal);
         Assert.Equal(StreamClient.Tokens(result.Usage!.Value, "total_tokens").ToString(System.Globalization.CultureInfo.InvariantCulture), cells[8]);
 
+        using var since = await alpha.GetAsync("/v1/usage?from=2000-01-01T00:00:00Z&granularity=total");
+        var total = Assert.Single(await DataOf(since));
+        Assert.Equal("2000-01-01T00:00:00Z", total.GetProperty("period_start").GetString()); // a total's period starts at 'from'
+        Assert.Equal(1, total.GetProperty("requests").GetInt64());
+
         using var future = await alpha.GetAsync("/v1/usage?from=2099-01-01T00:00:00Z");
         Assert.Empty(await DataOf(future));
     }
