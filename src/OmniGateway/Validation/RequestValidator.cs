@@ -150,6 +150,8 @@ public sealed class RequestValidator(ModelCatalog catalog)
         foreach (var item in modalities.EnumerateArray())
         {
             count++;
+            // ValueEquals throws on numbers, arrays and objects; a bad item is the caller's 400, not our 500.
+            if (item.ValueKind != JsonValueKind.String) return false;
             if (item.ValueEquals("text"u8) && !text) text = true;
             else if (item.ValueEquals("audio"u8) && !speech) speech = true;
             else return false;
