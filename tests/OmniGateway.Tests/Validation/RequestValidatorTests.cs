@@ -23,6 +23,19 @@ public sealed class RequestValidatorTests
         { "null", "invalid_body", null },
     };
 
+    /// <summary>Grammatical JSON whose strings are not text: <c>\ud800</c> escapes, in values and names.</summary>
+    public static TheoryData<string, string, string?> UndecodableStrings => new()
+    {
+        { """{"model":"\ud800","input":"hi"}""", "invalid_json", null },
+        { Req("\"\\ud800\""), "invalid_json", null },
+        { Req("\"hi\"", "\"\\udc00x\":1"), "invalid_json", null },
+        { Req("\"hi\"", "\"audio\":{\"voice\":\"Ti\\ud800na\"}"), "invalid_json", null },
+        { Req("\"hi\"", "\"instructions\":\"\\ud83c\\ud83c\""), "invalid_json", null },
+        { User("""{"type":"\ud800"}"""), "invalid_json", null },
+        { User(Text("q"), """{"type":"input_audio","input_audio":{"data":"UklG\ud800","format":"wav"}}"""), "invalid_json", null },
+        { User(Text("q"), """{"type":"input_audio","input_audio":{"data":"https://a.example/\udc00","format":"\ud800"}}"""), "invalid_json", null },
+    };
+
     public static TheoryData<string, string, string?> ModelProblems => new()
     {
         { """{"input":"hi"}""", "missing_model", "model" },
@@ -148,6 +161,29 @@ public sealed class RequestValidatorTests
 
     [Theory, MemberData(nameof(MalformedDocuments))]
     public void MalformedDocument_Returns400(string body, string code, string? param) => AssertRefused(body, 400, code, param);
+
+    [Theory, MemberData(nameof(UndecodableStrings))]
+    public void LoneSurrogateEscape_Returns400InvalidJson(string body, string code, string? param) => AssertRefused(body, 400, code, param);
+
+    [Theory]
+    [InlineData(new byte[] { 0xC3 })]
+    [InlineData(new byte[] { 0xFF, 0xFE })]
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 })] // a surrogate encoded as UTF-8 (CESU)
+    [InlineData(new byte[] { 0xF4, 0x90, 0x80, 0x80 })] // above U+10FFFF
+    public void InvalidUtf8InsideAString_Returns400InvalidJson(byte[] bad)
+    {
+        foreach (var template in new[] { Req("\"hi\"", "\"audio\":{\"voice\":\"Ti|na\"}"), Req("\"a|b\""), User(Audio(WavUrl, "wa|v")) })
+        {
+            var cut = template.IndexOf('|', StringComparison.Ordinal);
+            byte[] body = [.. Encoding.UTF8.GetBytes(template[..cut]), .. bad, .. Encoding.UTF8.GetBytes(template[(cut + 1)..])];
+            var error = Assert.IsType<GatewayError>(Validator.Validate(body, TestCatalog.AnyModelTenant).Error);
+            Assert.Equal((400, "invalid_json"), (error.Status, error.Code));
+        }
+    }
+
+    [Fact]
+    public void ValidSurrogatePairEscape_IsAccepted() =>
+        Accept(Req("\"\\ud83c\\udf89 party\"", "\"audio\":{\"voice\":\"Tina\"},\"x\\ud83c\\udf89\":1"));
 
     [Theory, MemberData(nameof(ModelProblems))]
     public void MissingOrUnknownModel_Returns400OnModel(string body, string code, string? param) => AssertRefused(body, 400, code, param);
