@@ -25,12 +25,15 @@ public sealed class RequestValidator(ModelCatalog catalog)
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            // Duplicates refused: rules read one "input" (the last), the upstream's parser might read the
+            // other, and both would be forwarded — a way round every rule.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the duplicate check decodes member names, and "\udc00" is not text.
             return GatewayErrors.BadRequest("invalid_json",
-                "The request body is not valid JSON. Send a JSON object such as {\"model\":\"…\",\"input\":\"Hello\"}.");
+                "The request body is not valid JSON, or names a member twice in one object. Send a JSON object such as {\"model\":\"…\",\"input\":\"Hello\"}.");
         }
         using (document)
         {

@@ -21,6 +21,11 @@ public sealed class RequestValidatorTests
         { """ "a string" """, "invalid_body", null },
         { "42", "invalid_body", null },
         { "null", "invalid_body", null },
+        // A repeated member would be validated once and forwarded twice; the upstream may read the other one.
+        { Req("\"hi\"", "\"input\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"input_audio\"}]}]"), "invalid_json", null },
+        { Req("\"hi\"", "\"model\":\"other-model\""), "invalid_json", null },
+        { Req("\"hi\"", "\"audio\":{\"voice\":\"Tina\",\"voice\":\"Cherry\"}"), "invalid_json", null },
+        { User("""{"type":"text","text":"a","type":"input_audio"}"""), "invalid_json", null },
     };
 
     /// <summary>Grammatical JSON whose strings are not text: <c>\ud800</c> escapes, in values and names.</summary>
