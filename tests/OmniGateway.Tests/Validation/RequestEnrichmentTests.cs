@@ -205,6 +205,27 @@ public sealed class RequestEnrichmentTests
         Assert.Equal((400, "thinking_with_audio", "modalities"), (error.Status, error.Code, error.Param));
     }
 
+    [Theory]
+    [InlineData(new[] { "text" }, false)]
+    [InlineData(new[] { "text", "audio" }, true)]
+    [InlineData(new string[0], true)]
+    public void ModelsConfiguredDefaultModalities_DecideWhatAbsentModalitiesBecome(string[] configured, bool audio)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["models:text-first:voices:0:name"] = "Ada",
+            ["models:text-first:outputAudioFormats:0"] = "wav",
+        };
+        for (var i = 0; i < configured.Length; i++) settings[$"models:text-first:defaultModalities:{i}"] = configured[i];
+        var validator = new RequestValidator(TestCatalog.Load(settings));
+        var outcome = validator.Validate(Encoding.UTF8.GetBytes("""{"model":"text-first","input":"hi"}"""), TestCatalog.AnyModelTenant);
+        var request = Assert.IsType<ValidatedRequest>(outcome.Request);
+        using var sent = Parse(request);
+        Assert.Equal(audio ? ["text", "audio"] : ["text"], Strings(sent.RootElement.GetProperty("modalities")));
+        Assert.Equal(audio, sent.RootElement.TryGetProperty("audio", out _));
+        Assert.Equal(audio ? "Ada" : null, request.Voice);
+    }
+
     private static JsonDocument Parse(ValidatedRequest request) => JsonDocument.Parse(request.UpstreamBody);
 
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString() ?? "")];
