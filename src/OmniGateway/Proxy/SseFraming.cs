@@ -64,20 +64,18 @@ public static class SseFraming
         var reader = new SequenceReader<byte>(sseEvent);
         var sawField = false;
         ReadOnlySequence<byte> firstData = default;
-        var hasData = false;
+        var dataLines = 0;
         while (TryReadLine(ref reader, out var line))
         {
             if (line.IsEmpty || line.FirstSpan[0] == (byte)':') continue;
             sawField = true;
             if (TryFieldValue(line, "event"u8, out var eventType)) return KindOfType(eventType);
-            if (!hasData && TryFieldValue(line, "data"u8, out var data))
-            {
-                hasData = true;
-                firstData = data;
-            }
+            if (TryFieldValue(line, "data"u8, out var data) && dataLines++ == 0) firstData = data;
         }
         if (!sawField) return SseEventKind.CommentOnly;
-        if (!hasData) return SseEventKind.Other;
+        if (dataLines == 0) return SseEventKind.Other;
+        // SSE's data is all data lines joined, and "type" may sit in any of them; joining copies, so only then.
+        if (dataLines > 1) firstData = Data(sseEvent);
         if (SequenceEquals(firstData, "[DONE]"u8)) return SseEventKind.Done;
         return TryReadJsonType(firstData, out var kind) ? kind : SseEventKind.Other;
     }
