@@ -3,8 +3,11 @@ using System.Text.Json;
 
 namespace OmniGateway.Proxy;
 
-/// <summary>What an SSE event means to the gateway. Only terminal events are ever parsed.</summary>
-public enum SseEventKind { CommentOnly, Other, Done, Completed, Incomplete, Failed, Error }
+/// <summary>
+/// What an SSE event means to the gateway. Only terminal events are parsed, plus <c>response.created</c>
+/// once, for the response id a bare <c>error</c> event would not carry.
+/// </summary>
+public enum SseEventKind { CommentOnly, Other, Done, Created, Completed, Incomplete, Failed, Error }
 
 /// <summary>
 /// Finds event boundaries in the upstream's bytes without copying or decoding them. Lines end in CR,
@@ -117,6 +120,7 @@ public static class SseFraming
         if (type.SequenceEqual("response.incomplete"u8)) return SseEventKind.Incomplete;
         if (type.SequenceEqual("response.failed"u8)) return SseEventKind.Failed;
         if (type.SequenceEqual("error"u8)) return SseEventKind.Error;
+        if (type.SequenceEqual("response.created"u8)) return SseEventKind.Created;
         return SseEventKind.Other;
     }
 

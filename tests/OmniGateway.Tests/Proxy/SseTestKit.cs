@@ -164,6 +164,7 @@ internal static class SseTestKit
             "response.incomplete" => SseEventKind.Incomplete,
             "response.failed" => SseEventKind.Failed,
             "error" => SseEventKind.Error,
+            "response.created" => SseEventKind.Created,
             _ => SseEventKind.Other,
         }, joined);
     }
