@@ -45,7 +45,7 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
                 failures.Add($"{key}:Voices: every voice needs a Name.");
             if (model.DefaultVoice is { } voice && !model.Voices.Any(v => string.Equals(v.Name, voice, StringComparison.OrdinalIgnoreCase)))
                 failures.Add($"{key}:DefaultVoice: '{voice}' is not one of the model's voices.");
-            if (model.DefaultModalities.Contains("audio") && model.Voices.Count == 0)
+            if ((model.DefaultModalities?.Contains("audio") ?? true) && model.Voices.Count == 0)
                 failures.Add($"{key}:DefaultModalities: audio output is the default but the model has no voices.");
             if (model.DefaultOutputFormat is { } format && !model.OutputAudioFormats.Contains(format))
                 failures.Add($"{key}:DefaultOutputFormat: '{format}' is not in OutputAudioFormats.");

@@ -39,7 +39,7 @@ public sealed class ServedModel
         VoiceNames = voiceNames;
         DefaultVoice = FindVoice(options.DefaultVoice ?? "")?.Name ?? (voiceNames.Length > 0 ? voiceNames[0] : null);
         DefaultOutputFormat = options.DefaultOutputFormat ?? options.OutputAudioFormats.FirstOrDefault() ?? "wav";
-        DefaultsToAudio = options.DefaultModalities.Contains("audio", StringComparer.Ordinal);
+        DefaultsToAudio = options.DefaultModalities?.Contains("audio", StringComparer.Ordinal) ?? true;
     }
 
     public string Id { get; }

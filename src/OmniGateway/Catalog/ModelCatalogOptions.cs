@@ -22,7 +22,11 @@ public sealed class ModelOptions
     public List<string> InputAudioFormats { get; set; } = [];
     public List<string> OutputAudioFormats { get; set; } = [];
     public string? DefaultOutputFormat { get; set; }
-    public List<string> DefaultModalities { get; set; } = ["text", "audio"];
+    /// <summary>
+    /// Null means text and audio. No pre-filled default: the binder appends to an existing list, so a
+    /// configured ["text"] would become ["text","audio","text"] and still default to audio.
+    /// </summary>
+    public List<string>? DefaultModalities { get; set; }
     public bool SupportsThinking { get; set; }
 
     [Range(1, long.MaxValue)]

@@ -33,6 +33,9 @@ public sealed class RelaySession
     public bool Recorded { get; private set; }
     public bool FirstEventSeen => _timeToFirstByteMs is not null;
 
+    /// <summary>From <c>response.created</c>; a terminal event's own id wins.</summary>
+    public string? UpstreamResponseId { get; set; }
+
     public void MarkFirstEvent() => _timeToFirstByteMs ??= _time.GetElapsedTime(_startTimestamp).TotalMilliseconds;
 
     public async ValueTask RecordAsync(UsageOutcome outcome, TerminalEvent? terminal = null)
@@ -41,7 +44,7 @@ public sealed class RelaySession
         Recorded = true;
         var record = new UsageRecord(_requestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, _timeToFirstByteMs, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, outcome,
-            terminal?.ResponseId, terminal?.Usage);
+            terminal?.ResponseId ?? UpstreamResponseId, terminal?.Usage);
         _metrics.CallRecorded(record);
         await _recorder.RecordAsync(record);
     }

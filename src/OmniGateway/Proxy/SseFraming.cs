@@ -3,8 +3,11 @@ using System.Text.Json;
 
 namespace OmniGateway.Proxy;
 
-/// <summary>What an SSE event means to the gateway. Only terminal events are ever parsed.</summary>
-public enum SseEventKind { CommentOnly, Other, Done, Completed, Incomplete, Failed, Error }
+/// <summary>
+/// What an SSE event means to the gateway. Only terminal events are parsed, plus <c>response.created</c>
+/// once, for the response id a bare <c>error</c> event would not carry.
+/// </summary>
+public enum SseEventKind { CommentOnly, Other, Done, Created, Completed, Incomplete, Failed, Error }
 
 /// <summary>
 /// Finds event boundaries in the upstream's bytes without copying or decoding them. Lines end in CR,
@@ -64,20 +67,18 @@ public static class SseFraming
         var reader = new SequenceReader<byte>(sseEvent);
         var sawField = false;
         ReadOnlySequence<byte> firstData = default;
-        var hasData = false;
+        var dataLines = 0;
         while (TryReadLine(ref reader, out var line))
         {
             if (line.IsEmpty || line.FirstSpan[0] == (byte)':') continue;
             sawField = true;
             if (TryFieldValue(line, "event"u8, out var eventType)) return KindOfType(eventType);
-            if (!hasData && TryFieldValue(line, "data"u8, out var data))
-            {
-                hasData = true;
-                firstData = data;
-            }
+            if (TryFieldValue(line, "data"u8, out var data) && dataLines++ == 0) firstData = data;
         }
         if (!sawField) return SseEventKind.CommentOnly;
-        if (!hasData) return SseEventKind.Other;
+        if (dataLines == 0) return SseEventKind.Other;
+        // SSE's data is all data lines joined, and "type" may sit in any of them; joining copies, so only then.
+        if (dataLines > 1) firstData = Data(sseEvent);
         if (SequenceEquals(firstData, "[DONE]"u8)) return SseEventKind.Done;
         return TryReadJsonType(firstData, out var kind) ? kind : SseEventKind.Other;
     }
@@ -119,6 +120,7 @@ public static class SseFraming
         if (type.SequenceEqual("response.incomplete"u8)) return SseEventKind.Incomplete;
         if (type.SequenceEqual("response.failed"u8)) return SseEventKind.Failed;
         if (type.SequenceEqual("error"u8)) return SseEventKind.Error;
+        if (type.SequenceEqual("response.created"u8)) return SseEventKind.Created;
         return SseEventKind.Other;
     }
 

@@ -85,6 +85,7 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
                     resetIdleTimer();
                 }
                 _doneSeen |= kind == SseEventKind.Done;
+                if (kind == SseEventKind.Created) session.UpstreamResponseId ??= TerminalEvent.Read(kind, SseFraming.Data(sseEvent)).ResponseId;
                 if (SseFraming.IsTerminal(kind) && _terminal is null)
                 {
                     if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }

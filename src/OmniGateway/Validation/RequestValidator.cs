@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
@@ -17,19 +18,71 @@ public sealed class RequestValidator(ModelCatalog catalog)
 
     public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant)
     {
+        // JsonDocument checks string contents lazily: GetString on invalid UTF-8 would throw (a 500)
+        // long after parsing, and such bytes must not be forwarded either. One vectorised pass settles it.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+            return GatewayErrors.BadRequest("invalid_json", "The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            // Duplicates refused: rules read one "input" (the last), the upstream's parser might read the
+            // other, and both would be forwarded — a way round every rule.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the duplicate check decodes member names, and "\udc00" is not text.
             return GatewayErrors.BadRequest("invalid_json",
-                "The request body is not valid JSON. Send a JSON object such as {\"model\":\"…\",\"input\":\"Hello\"}.");
+                "The request body is not valid JSON, or names a member twice in one object. Send a JSON object such as {\"model\":\"…\",\"input\":\"Hello\"}.");
         }
         using (document)
         {
+            if (HasUndecodableEscape(document.RootElement))
+                return GatewayErrors.BadRequest("invalid_json",
+                    "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
             return Validate(document.RootElement, tenant, body.Length);
+        }
+    }
+
+    /// <summary>
+    /// <c>"\ud800"</c> is valid JSON grammar but not text: JsonElement throws when such a string is read,
+    /// which every later rule (and the writer) may do. Only escaped strings are decoded, so this is cheap.
+    /// </summary>
+    private static bool HasUndecodableEscape(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (JsonMarshal.GetRawUtf8PropertyName(property).IndexOf((byte)'\\') >= 0 && !Decodes(property.Value, property)) return true;
+                    if (HasUndecodableEscape(property.Value)) return true;
+                }
+                return false;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (HasUndecodableEscape(item)) return true;
+                }
+                return false;
+            case JsonValueKind.String:
+                return JsonMarshal.GetRawUtf8Value(element).IndexOf((byte)'\\') >= 0 && !Decodes(element, null);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Decodes the property's name when given, else the string value.</summary>
+    private static bool Decodes(JsonElement value, JsonProperty? property)
+    {
+        try
+        {
+            _ = property is { } p ? p.Name : value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -150,6 +203,8 @@ public sealed class RequestValidator(ModelCatalog catalog)
         foreach (var item in modalities.EnumerateArray())
         {
             count++;
+            // ValueEquals throws on numbers, arrays and objects; a bad item is the caller's 400, not our 500.
+            if (item.ValueKind != JsonValueKind.String) return false;
             if (item.ValueEquals("text"u8) && !text) text = true;
             else if (item.ValueEquals("audio"u8) && !speech) speech = true;
             else return false;

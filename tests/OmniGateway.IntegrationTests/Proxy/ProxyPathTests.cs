@@ -68,6 +68,19 @@ public sealed class ProxyPathTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StreamEndingInABareErrorEvent_IsRecordedFailedWithTheCreatedResponseId()
+    {
+        _upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("error-event.sse"), TimeSpan.Zero);
+
+        using var response = await PostAsync(Fixtures.Request("error-event.json"));
+        await response.Content.ReadAsByteArrayAsync();
+
+        var record = Assert.Single(_gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal));
+        Assert.Equal("failed", record.Properties["Outcome"]);
+        Assert.Equal(Fixtures.Expected("error-event.sse").GetProperty("responseId").GetString(), record.Properties["UpstreamResponseId"]);
+    }
+
+    [Fact]
     public async Task Enrichment_IsWhatTheUpstreamReceives()
     {
         using var response = await PostAsync("""
