@@ -64,6 +64,11 @@ public static class GatewayErrors
     public static GatewayError UpstreamRejected(int status, string? code, string message) =>
         new(status, InvalidRequest, code ?? "upstream_rejected", message);
 
+    public static GatewayError UsageNotRecorded() =>
+        new(StatusCodes.Status503ServiceUnavailable, Upstream, "usage_not_recorded",
+            "The gateway could not record this response's usage, so it withholds the answer. Retry the request; if it persists, tell the gateway's operator.")
+        { RetryAfterSeconds = 5 };
+
     public static GatewayError Internal() =>
         new(StatusCodes.Status500InternalServerError, "server_error", "internal_error",
             "The gateway hit an internal error. It has been logged with this request's x-request-id; please report it.");

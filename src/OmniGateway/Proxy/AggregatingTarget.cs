@@ -55,9 +55,9 @@ public sealed class AggregatingTarget(HttpContext context, string? serverKey) : 
 
     public override ValueTask<bool> FlushAsync(CancellationToken cancellationToken) => ValueTask.FromResult(!context.RequestAborted.IsCancellationRequested);
 
-    public override ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken)
+    public override ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted)
     {
-        _failure ??= GatewayErrors.UpstreamFailure(message);
+        _failure ??= code == StreamInterrupted ? GatewayErrors.UpstreamFailure(message) : GatewayErrors.UsageNotRecorded();
         return ValueTask.CompletedTask;
     }
 

@@ -17,7 +17,9 @@ public abstract class RelayTarget
     public abstract ValueTask<bool> FlushAsync(CancellationToken cancellationToken);
 
     /// <summary>The stream broke after the 200: say so in-band, the only way left.</summary>
-    public abstract ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken);
+    public abstract ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted);
+
+    public const string StreamInterrupted = "upstream_stream_interrupted";
 
     /// <summary>Nothing was sent yet and the call failed: an ordinary error response.</summary>
     public abstract Task FailAsync(GatewayError error);
@@ -58,7 +60,7 @@ public sealed class ClientStreamTarget(HttpContext context) : RelayTarget
         }
     }
 
-    public override async ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken)
+    public override async ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         buffer.Write("event: error\ndata: "u8);
@@ -66,7 +68,7 @@ public sealed class ClientStreamTarget(HttpContext context) : RelayTarget
         {
             json.WriteStartObject();
             json.WriteString("type", "error");
-            json.WriteString("code", "upstream_stream_interrupted");
+            json.WriteString("code", code);
             json.WriteString("message", message);
             json.WriteEndObject();
         }

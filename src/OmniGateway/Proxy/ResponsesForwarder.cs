@@ -46,10 +46,10 @@ public sealed partial class ResponsesForwarder(
                 await session.RecordAsync(UsageOutcome.ClientAborted);
                 return;
             }
+            await session.RecordAsync(UsageOutcome.UpstreamError);
             await target.FailAsync(deadline.IsCancellationRequested
                 ? GatewayErrors.UpstreamTimeout("The upstream did not answer within the first-byte timeout.")
                 : GatewayErrors.UpstreamFailure("The gateway could not reach the upstream. Retry shortly; if it persists, tell the gateway's operator."));
-            await session.RecordAsync(UsageOutcome.UpstreamError);
             return;
         }
         if (!session.Recorded) await session.RecordAsync(UsageOutcome.Interrupted);

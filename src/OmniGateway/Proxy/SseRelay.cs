@@ -25,8 +25,9 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         if (!upstream.IsSuccessStatusCode || IsJson(upstream))
         {
             // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            await target.FailAsync(await UpstreamErrorMapper.MapAsync(upstream, serverKey, cancellationToken));
+            var error = await UpstreamErrorMapper.MapAsync(upstream, serverKey, cancellationToken);
             await session.RecordAsync(UsageOutcome.UpstreamError);
+            await target.FailAsync(error);
             return;
         }
 
@@ -91,7 +92,7 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
                     if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }
                     _terminal = TerminalEvent.Read(kind, SseFraming.Data(sseEvent));
                     // Stored before relaying: a client that saw completion must be billed even if we die now.
-                    await session.RecordAsync(_terminal.Outcome, _terminal);
+                    if (!await TryRecordTerminalAsync(cancellationToken)) return;
                 }
                 target.Write(buffer.Slice(written, _scanned - written), kind);
                 written = _scanned;
@@ -115,8 +116,8 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         if (!_started)
         {
             // Contract 3.6: the upstream's silent failure (an empty 200) must not become ours.
-            await target.FailAsync(GatewayErrors.UpstreamEmptyResponse());
             await session.RecordAsync(UsageOutcome.UpstreamError);
+            await target.FailAsync(GatewayErrors.UpstreamEmptyResponse());
             return;
         }
         if (_terminal is not null || _doneSeen)
@@ -131,20 +132,40 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
             return;
         }
         // A half event is dropped: relaying it would hand the client truncated JSON.
-        await target.EndWithErrorAsync("The upstream closed the stream before the response was complete. Retry the request.", cancellationToken);
         await session.RecordAsync(UsageOutcome.Interrupted);
+        await target.EndWithErrorAsync("The upstream closed the stream before the response was complete. Retry the request.", cancellationToken);
     }
 
     private async Task FailAsync(Func<bool, string> message, bool timeout)
     {
         if (_started)
         {
-            if (_terminal is null) await target.EndWithErrorAsync(message(true), CancellationToken.None);
             await session.RecordAsync(UsageOutcome.Interrupted, _terminal);
+            if (_terminal is null) await target.EndWithErrorAsync(message(true), CancellationToken.None);
             return;
         }
-        await target.FailAsync(timeout ? GatewayErrors.UpstreamTimeout(message(false)) : GatewayErrors.UpstreamFailure(message(false)));
         await session.RecordAsync(UsageOutcome.UpstreamError);
+        await target.FailAsync(timeout ? GatewayErrors.UpstreamTimeout(message(false)) : GatewayErrors.UpstreamFailure(message(false)));
+    }
+
+    /// <summary>
+    /// A completion that cannot be accounted is not relayed: the client is told in-band instead of
+    /// receiving an answer nobody will ever bill or audit.
+    /// </summary>
+    private async Task<bool> TryRecordTerminalAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await session.RecordAsync(_terminal!.Outcome, _terminal); // set by the caller just before
+            return true;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // UsageRecorder has logged the failure with the request id.
+            await target.EndWithErrorAsync("The gateway could not record this response's usage, so it withholds the completion. Retry the request; if it persists, tell the gateway's operator.",
+                cancellationToken, code: "usage_not_recorded");
+            return false;
+        }
     }
 
     private async Task ClientGoneAsync(PipeReader reader)
