@@ -18,6 +18,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     public const string UpstreamKey = "sk-upstream-server-secret-0123456789abcdef";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "omnigateway-tests", Guid.NewGuid().ToString("N"));
 
     public GatewayFactory(Uri? upstream, IDictionary<string, string?>? settings = null)
     {
@@ -32,6 +33,8 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
             ["Upstream:IdleTimeout"] = "00:00:10",
             ["Simulator:EventDelay"] = "00:00:00.001",
             ["Serilog:MinimumLevel:Default"] = "Information",
+            // A usage store of its own per gateway: parallel test classes must not see each other's records.
+            ["Usage:ConnectionString"] = $"Data Source={Path.Combine(_dataDirectory, "usage.db")}",
             ["Logging:Format"] = "Text",
         };
         if (upstream is not null)
@@ -41,6 +44,13 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         }
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) _settings[key] = value;
         UseKestrel(0);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { }
     }
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));

@@ -13,6 +13,7 @@ public sealed partial class ResponsesForwarder(
     IHttpForwarder forwarder,
     UpstreamClient upstream,
     IOptions<UpstreamOptions> options,
+    IOptions<UsageOptions> usageOptions,
     UsageRecorder recorder,
     TimeProvider time,
     GatewayMetrics metrics,
@@ -29,13 +30,12 @@ public sealed partial class ResponsesForwarder(
         context.Request.Body = new MemoryStream(request.UpstreamBody, writable: false);
         context.Request.ContentLength = request.UpstreamBody.Length;
 
-        // One timer: first byte until the first event arrives, then the idle gap between reads.
-        using var deadline = new CancellationTokenSource(settings.FirstByteTimeout, time);
-        var idle = settings.IdleTimeout;
-        var transformer = new ResponsesTransformer(upstream, session, target, () => deadline.CancelAfter(idle));
+        var usage = usageOptions.Value;
+        using var deadline = new UpstreamDeadline(settings, time, usage.OnClientAbort == ClientAbortPolicy.Drain, usage.DrainTimeout);
+        var transformer = new ResponsesTransformer(upstream, session, target, deadline);
         var config = new ForwarderRequestConfig { ActivityTimeout = settings.MaxStreamDuration };
 
-        var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.Token);
+        var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.TimerToken);
 
         if (error != ForwarderError.None && !session.Recorded)
         {
@@ -47,7 +47,7 @@ public sealed partial class ResponsesForwarder(
                 return;
             }
             await session.RecordAsync(UsageOutcome.UpstreamError);
-            await target.FailAsync(deadline.IsCancellationRequested
+            await target.FailAsync(deadline.Expired
                 ? GatewayErrors.UpstreamTimeout("The upstream did not answer within the first-byte timeout.")
                 : GatewayErrors.UpstreamFailure("The gateway could not reach the upstream. Retry shortly; if it persists, tell the gateway's operator."));
             return;

@@ -7,7 +7,7 @@ namespace OmniGateway.Proxy;
 /// Shapes the upstream request (step 5) and takes over the response (step 6). Headers are an
 /// allow-list: nothing of the caller's — key, cookie, hop-by-hop or internal header — reaches the upstream.
 /// </summary>
-internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession session, RelayTarget target, Action resetIdleTimer)
+internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession session, RelayTarget target, UpstreamDeadline deadline)
     : HttpTransformer
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
@@ -32,7 +32,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         CancellationToken cancellationToken)
     {
         if (proxyResponse is null) return false; // no answer at all: the forwarder reports the error to us
-        var relay = new SseRelay(session, target, httpContext, resetIdleTimer, upstream.Key);
+        var relay = new SseRelay(session, target, httpContext, deadline, upstream.Key);
         await relay.RunAsync(proxyResponse, cancellationToken);
         return false; // the relay consumed the body; the forwarder must not copy it again
     }

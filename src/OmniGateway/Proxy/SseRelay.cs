@@ -8,9 +8,10 @@ namespace OmniGateway.Proxy;
 /// <summary>
 /// Steps 6 and 7: reads the upstream's SSE bytes with a <see cref="PipeReader"/>, hands each complete
 /// event to the target unchanged, and stores the usage record of a terminal event before that event
-/// is relayed. Only terminal events are parsed; every other byte just passes through.
+/// is relayed. Only terminal events are parsed; every other byte just passes through. With
+/// <c>Usage:OnClientAbort=Drain</c>, a departed client's answer is read on (not relayed) until its usage arrives.
 /// </summary>
-public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, Action resetIdleTimer, string? serverKey)
+public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, UpstreamDeadline deadline, string? serverKey)
 {
     private SseEventScanner _scanner;
     private long _scanned;
@@ -34,12 +35,16 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         var contentType = upstream.Content.Headers.ContentType?.ToString();
         var reader = PipeReader.Create(await upstream.Content.ReadAsStreamAsync(cancellationToken),
             new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024));
+        // Cancel: the read token carries the client's disconnect, which closes the upstream at once.
+        // Drain: reads ignore it; the client's departure is seen at the next flush instead.
+        var readToken = deadline.DrainOnClientAbort ? deadline.DrainToken : cancellationToken;
         try
         {
-            await PumpAsync(reader, contentType, cancellationToken);
+            await PumpAsync(reader, contentType, readToken);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception exception) when (deadline.Draining || (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
         {
+            // A drain that times out or breaks still leaves a truthful record: aborted, with what is known.
             await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
         }
         catch (OperationCanceledException)
@@ -65,7 +70,7 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         while (true)
         {
             var result = await reader.ReadAsync(cancellationToken);
-            if (_started) resetIdleTimer();
+            if (_started) deadline.ResetIdle();
             var buffer = result.Buffer;
             long written = 0;
             var wroteAny = false;
@@ -83,23 +88,29 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
                     _started = true;
                     session.MarkFirstEvent();
                     target.Start(contentType);
-                    resetIdleTimer();
+                    deadline.ResetIdle();
                 }
                 _doneSeen |= kind == SseEventKind.Done;
                 if (kind == SseEventKind.Created) session.UpstreamResponseId ??= TerminalEvent.Read(kind, SseFraming.Data(sseEvent)).ResponseId;
                 if (SseFraming.IsTerminal(kind) && _terminal is null)
                 {
-                    if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }
+                    if (wroteAny && !deadline.Draining && !await target.FlushAsync(cancellationToken) && !await ClientGoneAsync(reader)) return;
                     _terminal = TerminalEvent.Read(kind, SseFraming.Data(sseEvent));
+                    if (deadline.Draining)
+                    {
+                        // The upstream's own usage for an answer nobody read: what it will bill.
+                        await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
+                        return;
+                    }
                     // Stored before relaying: a client that saw completion must be billed even if we die now.
                     if (!await TryRecordTerminalAsync(cancellationToken)) return;
                 }
-                target.Write(buffer.Slice(written, _scanned - written), kind);
+                if (!deadline.Draining) target.Write(buffer.Slice(written, _scanned - written), kind);
                 written = _scanned;
                 wroteAny = true;
             }
 
-            if (wroteAny && !await target.FlushAsync(cancellationToken)) { await ClientGoneAsync(reader); return; }
+            if (wroteAny && !deadline.Draining && !await target.FlushAsync(cancellationToken) && !await ClientGoneAsync(reader)) return;
 
             if (result.IsCompleted)
             {
@@ -113,6 +124,11 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
 
     private async Task EndOfStreamAsync(ReadOnlySequence<byte> rest, CancellationToken cancellationToken)
     {
+        if (deadline.Draining)
+        {
+            await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
+            return;
+        }
         if (!_started)
         {
             // Contract 3.6: the upstream's silent failure (an empty 200) must not become ours.
@@ -168,10 +184,17 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         }
     }
 
-    private async Task ClientGoneAsync(PipeReader reader)
+    /// <summary>True when the relay should read on to drain the upstream's usage.</summary>
+    private async Task<bool> ClientGoneAsync(PipeReader reader)
     {
+        if (deadline.DrainOnClientAbort && _terminal is null)
+        {
+            deadline.StartDrain();
+            return true;
+        }
         await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
         await reader.CompleteAsync();
+        return false;
     }
 
     private static bool IsJson(HttpResponseMessage response) =>

@@ -36,7 +36,9 @@ public sealed class SimulatorHandler(ModelCatalog catalog, IOptions<SimulatorOpt
         }
 
         var pipe = new Pipe();
-        _ = WriteEventsAsync(pipe.Writer, parsed, body.Length, cancellationToken);
+        // Not tied to the request's token: the gateway may drain a departed client's answer, and when it
+        // stops reading instead, the completed reader ends the writer at its next flush.
+        _ = WriteEventsAsync(pipe.Writer, parsed, body.Length, CancellationToken.None);
         return new HttpResponseMessage(HttpStatusCode.OK) { Content = EventStreamContent(pipe.Reader.AsStream()) };
     }
 

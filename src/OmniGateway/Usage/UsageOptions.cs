@@ -16,9 +16,12 @@ public sealed class UsageOptions
 
     /// <summary>
     /// Cancel (contract 5): a departed client cancels the upstream call; its record says client_aborted
-    /// with whatever usage was known. Drain (read on to the upstream's own usage) is not available yet.
+    /// with whatever usage was known. Drain: the gateway reads the upstream on, unrelayed, for at most
+    /// <see cref="DrainTimeout"/>, so the client_aborted record holds the usage the upstream will bill.
     /// </summary>
     public ClientAbortPolicy OnClientAbort { get; set; } = ClientAbortPolicy.Cancel;
+
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Most records one commit takes; a bigger queue is committed in several transactions.</summary>
     public int MaxBatchSize { get; set; } = 512;
@@ -41,8 +44,10 @@ internal sealed class UsageOptionsValidator(IConfiguration configuration) : IVal
             failures.Add("Usage:ConnectionString must be a SQLite connection string such as 'Data Source=data/omnigateway.db'.");
         if (options.Provider == UsageProvider.Postgres && string.IsNullOrWhiteSpace(configuration.GetConnectionString("Postgres")))
             failures.Add("ConnectionStrings:Postgres is required when Usage:Provider is Postgres.");
-        if (options.OnClientAbort != ClientAbortPolicy.Cancel)
-            failures.Add("Usage:OnClientAbort supports only Cancel in this version (Drain is not implemented yet).");
+        if (!Enum.IsDefined(options.OnClientAbort))
+            failures.Add("Usage:OnClientAbort must be Cancel or Drain.");
+        if (options.DrainTimeout <= TimeSpan.Zero)
+            failures.Add("Usage:DrainTimeout must be a positive time span such as 00:02:00.");
         if (options.MaxBatchSize is < 1 or > 10_000)
             failures.Add("Usage:MaxBatchSize must be between 1 and 10000.");
         if (options.BudgetReservationTokens < 1)
