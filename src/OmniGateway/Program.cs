@@ -19,6 +19,7 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // one record per call
+builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 
 var app = builder.Build();
 app.LogUpstreamMode();
@@ -29,4 +30,5 @@ app.UseAuthorization();
 app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices
 app.MapOperationalEndpoints();   // /healthz, /readyz
+app.MapGatewayOpenApi();         // /swagger, /swagger/v1/swagger.json (anonymous)
 app.Run();
