@@ -11,7 +11,7 @@ using OmniGateway.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddObservability();      // Serilog, health
+builder.AddObservability();      // Serilog, OpenTelemetry metrics, health
 builder.AddGatewayErrors();      // one error shape
 builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath configuration
 builder.AddTenants();            // Gateway:Tenants
@@ -21,6 +21,7 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
+builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 
 var app = builder.Build();
 app.LogUpstreamMode();
@@ -33,5 +34,6 @@ app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices
 app.MapUsageApi();               // /v1/usage, /admin/usage
 app.MapTenantsAdminApi();        // /admin/tenants, keys
-app.MapOperationalEndpoints();   // /healthz, /readyz
+app.MapOperationalEndpoints();   // /healthz, /readyz, /metrics
+app.MapGatewayOpenApi();         // /swagger, /swagger/v1/swagger.json (anonymous)
 app.Run();

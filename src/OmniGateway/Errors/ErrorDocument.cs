@@ -1,11 +1,12 @@
+using System.Text.Json.Serialization;
 
 namespace OmniGateway.Errors;
 
 /// <summary>The error shape as OpenAPI shows it. The gateway writes it with <see cref="GatewayError"/>.</summary>
-public sealed record ErrorDocument(ErrorBody Error);
+public sealed record ErrorDocument([property: JsonPropertyName("error")] ErrorBody Error);
 
 public sealed record ErrorBody(
-    string Message,
-    string Type,
-    string? Param,
-    string Code);
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("param")] string? Param,
+    [property: JsonPropertyName("code")] string Code);

@@ -42,7 +42,7 @@ public static partial class ObservabilityExtensions
 
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous();
         app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
@@ -93,3 +93,6 @@ internal sealed class UpstreamHealthCheck(UpstreamClient upstream) : IHealthChec
             ? HealthCheckResult.Healthy("SIMULATOR: no upstream key configured; answers are simulated")
             : HealthCheckResult.Healthy($"live upstream {upstream.DestinationPrefix}"));
 }
+
+/// <summary>The <c>/healthz</c> answer: the process is up and serving.</summary>
+public sealed record LivenessDocument([property: System.Text.Json.Serialization.JsonPropertyName("status")] string Status);

@@ -21,7 +21,8 @@ public static class ResponsesApi
             .WithDescription("The upstream's Responses request. With \"stream\": true the answer is the upstream's SSE stream, relayed event by event; " +
                              "without it, one JSON Response object. Unknown voices, bad media and other requests the upstream would fail on are refused with 400 before any upstream call.")
             .Accepts<ResponsesRequestDocument>("application/json")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            // One 200 with both bodies (two Produces for one status would keep only the last); the SSE schema is set in OpenApiFilters.
+            .Produces<ResponseDocument>(StatusCodes.Status200OK, "text/event-stream", "application/json")
             .Produces<ErrorDocument>(StatusCodes.Status400BadRequest, "application/json")
             .Produces<ErrorDocument>(StatusCodes.Status401Unauthorized, "application/json")
             .Produces<ErrorDocument>(StatusCodes.Status413PayloadTooLarge, "application/json")
