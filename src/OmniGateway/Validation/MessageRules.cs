@@ -72,7 +72,7 @@ internal static class MessageRules
     {
         if (!part.TryGetProperty("input_audio", out var audio) || audio.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("missing_input_audio", "An input_audio part needs an 'input_audio' object {\"data\":…,\"format\":…}.", path + ".input_audio");
-        if (!audio.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String || data.GetArrayLengthSafe() == 0)
+        if (!audio.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String || data.RawLength() == 0)
             return GatewayErrors.BadRequest("missing_audio_data", "Set 'input_audio.data' to an http(s) URL or base64 audio.", path + ".input_audio.data");
         if (!audio.TryGetProperty("format", out var formatElement) || formatElement.ValueKind != JsonValueKind.String)
             return GatewayErrors.BadRequest("missing_audio_format", $"Set 'input_audio.format' to one of: {string.Join(", ", model.Options.InputAudioFormats)}.", path + ".input_audio.format");
@@ -94,7 +94,7 @@ internal static class MessageRules
             value = url;
             param += ".url";
         }
-        if (value.ValueKind != JsonValueKind.String || value.GetArrayLengthSafe() == 0)
+        if (value.ValueKind != JsonValueKind.String || value.RawLength() == 0)
             return GatewayErrors.BadRequest("missing_" + field, $"'{field}' must be an http(s) URL or a data: URI.", param);
         return ValidatePayload(value, param, model, audioFormat: null);
     }
@@ -141,6 +141,7 @@ internal static class MessageRules
 
     private static string Capitalised(string role) => char.ToUpperInvariant(role[0]) + role[1..];
 
-    private static int GetArrayLengthSafe(this JsonElement element) =>
+    /// <summary>A string's length as sent (escapes undecoded): only whether it is zero matters, so nothing is decoded.</summary>
+    private static int RawLength(this JsonElement element) =>
         element.ValueKind == JsonValueKind.String ? JsonMarshal.GetRawUtf8Value(element).Length - 2 : 0;
 }

@@ -3,24 +3,8 @@ using System.Text.Json;
 
 namespace OmniGateway.IntegrationTests.Auth;
 
-public sealed class TenantKeyTests : IAsyncLifetime
+public sealed class TenantKeyTests() : GatewayTest(withUpstream: false)
 {
-    private GatewayFactory _gateway = null!; // created in InitializeAsync
-    private HttpClient _anonymous = null!;
-
-    public Task InitializeAsync()
-    {
-        _gateway = new GatewayFactory(upstream: null);
-        _gateway.StartServer();
-        _anonymous = _gateway.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        _anonymous.Dispose();
-        await _gateway.DisposeAsync();
-    }
 
     [Theory]
     [InlineData("Authorization", "Bearer " + GatewayFactory.TenantKey)]
@@ -32,7 +16,7 @@ public sealed class TenantKeyTests : IAsyncLifetime
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
         request.Headers.TryAddWithoutValidation(header, value);
 
-        using var response = await _anonymous.SendAsync(request);
+        using var response = await Anonymous.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -46,7 +30,7 @@ public sealed class TenantKeyTests : IAsyncLifetime
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
         if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
 
-        using var response = await _anonymous.SendAsync(request);
+        using var response = await Anonymous.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
@@ -66,8 +50,8 @@ public sealed class TenantKeyTests : IAsyncLifetime
         using var insane = new HttpRequestMessage(HttpMethod.Get, "/healthz");
         insane.Headers.TryAddWithoutValidation("x-request-id", "<script>" + new string('x', 300));
 
-        using var saneResponse = await _anonymous.SendAsync(sane);
-        using var insaneResponse = await _anonymous.SendAsync(insane);
+        using var saneResponse = await Anonymous.SendAsync(sane);
+        using var insaneResponse = await Anonymous.SendAsync(insane);
 
         Assert.Equal("trace-123.abc", saneResponse.Headers.GetValues("x-request-id").Single());
         Assert.StartsWith("req_", insaneResponse.Headers.GetValues("x-request-id").Single());
@@ -76,7 +60,7 @@ public sealed class TenantKeyTests : IAsyncLifetime
     [Fact]
     public async Task TenantWithoutTheModel_IsRefusedBeforeTheUpstream()
     {
-        using var client = _gateway.CreateTenantClient(GatewayFactory.RestrictedKey);
+        using var client = Gateway.CreateTenantClient(GatewayFactory.RestrictedKey);
 
         using var response = await client.PostAsync("/v1/responses",
             new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"hi"}""", System.Text.Encoding.UTF8, "application/json"));

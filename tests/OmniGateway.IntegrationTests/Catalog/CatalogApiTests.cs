@@ -3,32 +3,18 @@ using System.Text.Json;
 
 namespace OmniGateway.IntegrationTests.Catalog;
 
-public sealed class CatalogApiTests : IAsyncLifetime
+public sealed class CatalogApiTests() : GatewayTest(withUpstream: false)
 {
-    private GatewayFactory _gateway = null!; // created in InitializeAsync
-    private HttpClient _client = null!;
-
-    public Task InitializeAsync()
+    // Configuration overrides the shipped catalogue key by key.
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        _gateway = new GatewayFactory(upstream: null, new Dictionary<string, string?>
-        {
-            // Configuration overrides the shipped catalogue key by key.
-            ["Models:qwen3.5-omni-plus-all:owned_by"] = "dmxapi",
-        });
-        _client = _gateway.CreateTenantClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _gateway.DisposeAsync();
-    }
+        ["Models:qwen3.5-omni-plus-all:owned_by"] = "dmxapi",
+    };
 
     [Fact]
     public async Task Models_ListsTheServedModelInOpenAiShape()
     {
-        using var document = JsonDocument.Parse(await _client.GetStringAsync("/v1/models"));
+        using var document = JsonDocument.Parse(await Client.GetStringAsync("/v1/models"));
 
         Assert.Equal("list", document.RootElement.GetProperty("object").GetString());
         var model = Assert.Single(document.RootElement.GetProperty("data").EnumerateArray());
@@ -40,7 +26,7 @@ public sealed class CatalogApiTests : IAsyncLifetime
     [Fact]
     public async Task Voices_ListsAll55WithVerifiedFlags()
     {
-        using var document = JsonDocument.Parse(await _client.GetStringAsync("/v1/voices?model=qwen3.5-omni-plus-all"));
+        using var document = JsonDocument.Parse(await Client.GetStringAsync("/v1/voices?model=qwen3.5-omni-plus-all"));
 
         var voices = document.RootElement.GetProperty("data").EnumerateArray().ToArray();
         Assert.Equal(55, voices.Length);
@@ -54,7 +40,7 @@ public sealed class CatalogApiTests : IAsyncLifetime
     [Fact]
     public async Task VoicesOfAnUnknownModel_Returns404()
     {
-        using var response = await _client.GetAsync("/v1/voices?model=gpt-4o");
+        using var response = await Client.GetAsync("/v1/voices?model=gpt-4o");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -64,7 +50,7 @@ public sealed class CatalogApiTests : IAsyncLifetime
     [Fact]
     public async Task UnknownRoute_AnswersInTheErrorShape()
     {
-        using var response = await _client.GetAsync("/v1/nothing-here");
+        using var response = await Client.GetAsync("/v1/nothing-here");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());

@@ -4,28 +4,13 @@ using System.Text;
 namespace OmniGateway.IntegrationTests.Observability;
 
 /// <summary>Keys and base64 audio never reach a log line; each accepted call logs exactly one UsageRecorded.</summary>
-public sealed class SecretsStaySecretTests : IAsyncLifetime
+public sealed class SecretsStaySecretTests : GatewayTest
 {
-    private FakeUpstream _upstream = null!; // created in InitializeAsync
-    private GatewayFactory _gateway = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await FakeUpstream.StartAsync();
-        _gateway = new GatewayFactory(_upstream.BaseUrl);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     [Fact]
     public async Task Logs_HoldNoKeyNoAudio_AndOneUsageRecordPerAcceptedCall()
     {
-        using var client = _gateway.CreateTenantClient();
-        using var wrongKey = _gateway.CreateTenantClient("og-wrong-key-cccccccccccccccccccccccccccc");
+        using var client = Gateway.CreateTenantClient();
+        using var wrongKey = Gateway.CreateTenantClient("og-wrong-key-cccccccccccccccccccccccccccc");
         var inline = Fixtures.Request("inline-base64-wav.json");
         var audioBase64 = Convert.ToBase64String(Fixtures.Audio("question-tone-0.1s-16k-mono16.wav"));
         Assert.Contains(audioBase64, inline);
@@ -36,18 +21,18 @@ public sealed class SecretsStaySecretTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         using (var unauthorised = await wrongKey.PostAsync("/v1/responses", new StringContent(inline, Encoding.UTF8, "application/json")))
             Assert.Equal(HttpStatusCode.Unauthorized, unauthorised.StatusCode);
-        _upstream.Respond = context => FakeUpstream.ErrorAsync(context, 500, $"{{\"error\":{{\"message\":\"{GatewayFactory.UpstreamKey}\"}}}}");
+        Upstream.Respond = context => FakeUpstream.ErrorAsync(context, 500, $"{{\"error\":{{\"message\":\"{GatewayFactory.UpstreamKey}\"}}}}");
         using (var failed = await client.PostAsync("/v1/responses", new StringContent(inline, Encoding.UTF8, "application/json")))
             Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
 
-        var logs = _gateway.Logs.AllText();
+        var logs = Gateway.Logs.AllText();
         Assert.DoesNotContain(GatewayFactory.TenantKey, logs);
         Assert.DoesNotContain("og-wrong-key", logs);
         Assert.DoesNotContain(GatewayFactory.UpstreamKey, logs);
         Assert.DoesNotContain(audioBase64[..40], logs);
 
         // Every answer, error or not, is sent only after its record is stored and logged: no waiting here.
-        var usage = _gateway.Logs.Entries.Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
+        var usage = Gateway.Logs.Entries.Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, usage.Length);
         Assert.Equal("completed", usage[0].Properties["Outcome"]);
         Assert.Equal("web", usage[0].Properties["TenantId"]);

@@ -4,37 +4,12 @@ using System.Text.Json;
 
 namespace OmniGateway.IntegrationTests.Proxy;
 
-public sealed class ProxyPathTests : IAsyncLifetime
+public sealed class ProxyPathTests : GatewayTest
 {
-    private FakeUpstream _upstream = null!; // created in InitializeAsync
-    private GatewayFactory _gateway = null!;
-    private HttpClient _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await FakeUpstream.StartAsync();
-        _gateway = new GatewayFactory(_upstream.BaseUrl);
-        _client = _gateway.CreateTenantClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private Task<HttpResponseMessage> PostAsync(string body) =>
-        _client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = Json(body) }, HttpCompletionOption.ResponseHeadersRead);
-
-    private static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
-    {
-        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.GetProperty("error").Clone();
-    }
+        Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = Json(body) }, HttpCompletionOption.ResponseHeadersRead);
 
     [Fact]
     public async Task TextAudioStream_ReachesClientByteForByte()
@@ -59,7 +34,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     public async Task EverySampleStream_IsRelayedUnchanged(string stream, string request)
     {
         var upstreamBytes = Fixtures.Stream(stream);
-        _upstream.Respond = context => FakeUpstream.PlayAsync(context, upstreamBytes, TimeSpan.Zero);
+        Upstream.Respond = context => FakeUpstream.PlayAsync(context, upstreamBytes, TimeSpan.Zero);
 
         using var response = await PostAsync(Fixtures.Request(request));
 
@@ -70,12 +45,12 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [Fact]
     public async Task StreamEndingInABareErrorEvent_IsRecordedFailedWithTheCreatedResponseId()
     {
-        _upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("error-event.sse"), TimeSpan.Zero);
+        Upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("error-event.sse"), TimeSpan.Zero);
 
         using var response = await PostAsync(Fixtures.Request("error-event.json"));
         await response.Content.ReadAsByteArrayAsync();
 
-        var record = Assert.Single(_gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal));
+        var record = Assert.Single(Gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal));
         Assert.Equal("failed", record.Properties["Outcome"]);
         Assert.Equal(Fixtures.Expected("error-event.sse").GetProperty("responseId").GetString(), record.Properties["UpstreamResponseId"]);
     }
@@ -89,7 +64,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
             """);
         await response.Content.ReadAsByteArrayAsync();
 
-        var sent = Assert.Single(_upstream.Requests);
+        var sent = Assert.Single(Upstream.Requests);
         using var body = sent.Json();
         var root = body.RootElement;
         Assert.True(root.GetProperty("stream").GetBoolean());
@@ -113,10 +88,10 @@ public sealed class ProxyPathTests : IAsyncLifetime
         request.Headers.Add("x-api-key", GatewayFactory.TenantKey);
         request.Headers.Add("Connection", "keep-alive");
         request.Headers.Add("x-internal-trace", "do-not-forward");
-        using var response = await _client.SendAsync(request);
+        using var response = await Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
-        var sent = Assert.Single(_upstream.Requests);
+        var sent = Assert.Single(Upstream.Requests);
         Assert.Equal(GatewayFactory.UpstreamKey, sent.Headers["Authorization"]);
         var allHeaders = string.Join("\n", sent.Headers.Select(h => h.Key + ": " + h.Value));
         Assert.DoesNotContain(GatewayFactory.TenantKey, allHeaders);
@@ -138,13 +113,13 @@ public sealed class ProxyPathTests : IAsyncLifetime
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         Assert.Contains("Did you mean 'Serena'?", error.GetProperty("message").GetString());
         Assert.Contains("Tina", error.GetProperty("message").GetString());
-        Assert.Empty(_upstream.Requests);
+        Assert.Empty(Upstream.Requests);
     }
 
     [Fact]
     public async Task EmptyUpstream200_Returns502UpstreamEmptyResponse()
     {
-        _upstream.Respond = context => { context.Response.ContentType = "text/event-stream"; return Task.CompletedTask; };
+        Upstream.Respond = context => { context.Response.ContentType = "text/event-stream"; return Task.CompletedTask; };
 
         using var response = await PostAsync(Fixtures.Request("text-only.json"));
 
@@ -157,7 +132,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [Fact]
     public async Task Upstream500EchoingTheKey_IsScrubbed()
     {
-        _upstream.Respond = context =>
+        Upstream.Respond = context =>
         {
             context.Response.Headers["x-upstream-secret"] = "leak";
             return FakeUpstream.ErrorAsync(context, 500,
@@ -184,7 +159,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [InlineData(503, HttpStatusCode.BadGateway, "upstream_error")]
     public async Task UpstreamErrorStatus_IsMappedPerContract(int upstreamStatus, HttpStatusCode expected, string code)
     {
-        _upstream.Respond = context => FakeUpstream.ErrorAsync(context, upstreamStatus, """{"error":{"message":"nope","type":"x","code":"bad_param"}}""");
+        Upstream.Respond = context => FakeUpstream.ErrorAsync(context, upstreamStatus, """{"error":{"message":"nope","type":"x","code":"bad_param"}}""");
 
         using var response = await PostAsync(Fixtures.Request("text-only.json"));
 
@@ -195,7 +170,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [Fact]
     public async Task Upstream429_Returns429WithRetryAfter()
     {
-        _upstream.Respond = context =>
+        Upstream.Respond = context =>
         {
             context.Response.Headers.RetryAfter = "7";
             return FakeUpstream.ErrorAsync(context, 429, """{"error":{"message":"slow down"}}""");
@@ -211,7 +186,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [Fact]
     public async Task UpstreamDropsMidStream_ClientGetsSseErrorEvent()
     {
-        _upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(5), abortAfterEvents: 6);
+        Upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(5), abortAfterEvents: 6);
 
         using var response = await PostAsync(Fixtures.Request("text-audio.json"));
         var text = await response.Content.ReadAsStringAsync();
@@ -230,7 +205,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
     [Fact]
     public async Task ClientAbort_ClosesTheUpstreamConnection()
     {
-        _upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(500));
+        Upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(500));
 
         var response = await PostAsync(Fixtures.Request("text-audio.json"));
         var stream = await response.Content.ReadAsStreamAsync();
@@ -238,8 +213,8 @@ public sealed class ProxyPathTests : IAsyncLifetime
         Assert.True(await stream.ReadAsync(buffer) > 0);
         response.Dispose(); // the client leaves mid-stream
 
-        var closed = await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(TimeSpan.FromSeconds(5)));
-        Assert.Same(_upstream.RequestAborted.Task, closed);
+        var closed = await Task.WhenAny(Upstream.RequestAborted.Task, Task.Delay(TimeSpan.FromSeconds(5)));
+        Assert.Same(Upstream.RequestAborted.Task, closed);
     }
 
     [Fact]
@@ -248,7 +223,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
         var events = Fixtures.SplitEvents(Fixtures.Stream("text-audio.sse"));
         var firstDeltaIndex = events.FindIndex(e => Fixtures.Utf8(e).StartsWith("event: response.output_text.delta", StringComparison.Ordinal));
         var clientSawDelta = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _upstream.Respond = async context =>
+        Upstream.Respond = async context =>
         {
             context.Response.ContentType = "text/event-stream";
             for (var i = 0; i < events.Count; i++)
@@ -301,7 +276,7 @@ public sealed class ProxyPathTests : IAsyncLifetime
         var audio = content.EnumerateArray().Single(p => p.TryGetProperty("audio", out _)).GetProperty("audio");
         Assert.Equal(Fixtures.Audio("answer-tone-0.3s-24k-mono16.wav"), Convert.FromBase64String(audio.GetProperty("data").GetString()!));
         Assert.Equal(2768, root.GetProperty("usage").GetProperty("total_tokens").GetInt32());
-        Assert.True(_upstream.Requests.Single().Json().RootElement.GetProperty("stream").GetBoolean());
+        Assert.True(Upstream.Requests.Single().Json().RootElement.GetProperty("stream").GetBoolean());
     }
 
     private const string MutationChars = "{}[]\",:0a\\ \u00e9";

@@ -6,28 +6,12 @@ using System.Text.Json;
 namespace OmniGateway.IntegrationTests.Simulator;
 
 /// <summary>With no upstream key, a newcomer still gets a real streamed answer — and is told it is simulated.</summary>
-public sealed class SimulatorModeTests : IAsyncLifetime
+public sealed class SimulatorModeTests() : GatewayTest(withUpstream: false)
 {
-    private GatewayFactory _gateway = null!; // created in InitializeAsync
-    private HttpClient _client = null!;
-
-    public Task InitializeAsync()
-    {
-        _gateway = new GatewayFactory(upstream: null);
-        _client = _gateway.CreateTenantClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _gateway.DisposeAsync();
-    }
-
     [Fact]
     public async Task NoUpstreamKey_StreamsASimulatedAnswerWithAudio()
     {
-        using var response = await _client.PostAsync("/v1/responses",
+        using var response = await Client.PostAsync("/v1/responses",
             new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Say hello","stream":true}""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -53,16 +37,16 @@ public sealed class SimulatorModeTests : IAsyncLifetime
     [Fact]
     public async Task ReadyzAndLog_SayTheGatewayIsSimulated()
     {
-        using var document = JsonDocument.Parse(await _client.GetStringAsync("/readyz"));
+        using var document = JsonDocument.Parse(await Client.GetStringAsync("/readyz"));
 
         Assert.Contains("SIMULATOR", document.RootElement.GetProperty("checks").GetProperty("upstream").GetProperty("description").GetString());
-        Assert.Contains(_gateway.Logs.Entries, e => e.Message.Contains("SIMULATOR MODE", StringComparison.Ordinal));
+        Assert.Contains(Gateway.Logs.Entries, e => e.Message.Contains("SIMULATOR MODE", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task StreamFalse_AgainstTheSimulator_ReturnsAResponseObjectWithWav()
     {
-        using var response = await _client.PostAsync("/v1/responses",
+        using var response = await Client.PostAsync("/v1/responses",
             new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Hi"}""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
