@@ -34,9 +34,12 @@ public static class ResponsesApi
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
-        TokenBudgets budgets)
+        TokenBudgets budgets, TokensPerMinute tokensPerMinute)
     {
         var tenant = context.GetTenant();
+
+        // 2. Tokens per minute (requests per minute and open streams were checked by the rate limiter).
+        if (tokensPerMinute.Admit(tenant) is { } overRate) { await overRate.WriteAsync(context); return; }
 
         // 2. Token budgets, before the body is read; the call's reservation is released when it ends.
         using var budget = budgets.Admit(tenant);

@@ -21,6 +21,7 @@ public static class TenantRateLimitsExtensions
 
     public static IHostApplicationBuilder AddTenantRateLimits(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<TokensPerMinute>();
         builder.Services.AddRateLimiter(options =>
         {
             var perMinute = RequestsPerMinute();

@@ -3,7 +3,8 @@ namespace OmniGateway.Usage;
 /// <summary>
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
-public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime)
+public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
+    RateLimiting.TokensPerMinute tokensPerMinute)
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
@@ -18,6 +19,7 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
             throw;
         }
         var usage = record.Usage;
+        if (usage is not null) tokensPerMinute.Add(record.TenantId, usage.TotalTokens);
         Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
             record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, UsageRecord.OutcomeName(record.Outcome), record.UpstreamResponseId,
             usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);
