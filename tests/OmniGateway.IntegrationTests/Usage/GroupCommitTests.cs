@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OmniGateway.Usage;
+using OmniGateway.Usage.Storage;
+using Xunit.Abstractions;
+
+namespace OmniGateway.IntegrationTests.Usage;
+
+/// <summary>
+/// Group commit as a behaviour: stream ends that arrive together share commits, and every one of them
+/// is stored. How long a stream end waits is measured in bench/, not asserted here; this test prints
+/// what it saw for the curious.
+/// </summary>
+public sealed class GroupCommitTests(ITestOutputHelper output)
+{
+    [Theory]
+    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    public async Task ConcurrentStreamEnds_ShareCommits_AndEveryRecordIsStored(string provider)
+    {
+        await using var store = await TestStore.CreateAsync(provider);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
+        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
+        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
+        await database.MigrateAsync(CancellationToken.None);
+        var usageStore = new SqlUsageStore(database, TimeProvider.System);
+        await using var ledger = new GroupCommitLedger(usageStore, new TokenBudgets(TimeProvider.System, options), options, TimeProvider.System,
+            NullLogger<GroupCommitLedger>.Instance);
+        await ledger.StartAsync(CancellationToken.None);
+
+        const int callers = 300, each = 5;
+        var latencies = new ConcurrentBag<double>();
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForAsync(0, callers, new ParallelOptions { MaxDegreeOfParallelism = callers }, async (s, _) =>
+        {
+            for (var n = 0; n < each; n++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await ledger.AppendAsync(Record($"closed-{s}-{n}", s), CancellationToken.None);
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        });
+        Report(provider, $"{callers} callers back to back", latencies.ToArray(), clock.Elapsed, ledger);
+
+        Assert.Equal(callers * each, ledger.RecordsCommitted);
+        Assert.True(ledger.Commits < ledger.RecordsCommitted / 2, $"{ledger.RecordsCommitted} records took {ledger.Commits} commits: ends are not sharing commits");
+        Assert.Equal(callers * each, (await usageStore.QueryAsync(new UsageQuery(null, null, null, null, UsageGranularity.Total), CancellationToken.None)).Sum(r => r.Requests));
+    }
+
+    private static UsageRecord Record(string id, int stream) => new(id, stream % 2 == 0 ? "alpha" : "beta", "key_measure", LedgerGateway.Model, null, "text",
+        DateTimeOffset.UtcNow, 12.5, 480.0, UsageOutcome.Completed, "resp_" + id,
+        new UpstreamUsage(100 + stream, 0, 50, 0, 150 + stream,
+            $$"""{"input_tokens":{{100 + stream}},"input_tokens_details":{"cached_tokens":0},"output_tokens":50,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":{{150 + stream}}}"""));
+
+    private void Report(string provider, string scenario, double[] latencies, TimeSpan elapsed, GroupCommitLedger ledger)
+    {
+        Array.Sort(latencies);
+        var (commits, records) = (ledger.Commits, ledger.RecordsCommitted);
+        var perRecord = ledger.CommitTime.TotalMilliseconds / Math.Max(1, records);
+        output.WriteLine($"{provider,-8} {scenario}: {latencies.Length / elapsed.TotalSeconds:F0} stream ends/s; stream end waits p50 {Percentile(latencies, 0.50):F3} ms, " +
+                         $"p99 {Percentile(latencies, 0.99):F3} ms, max {latencies[^1]:F3} ms; {records} records in {commits} commits " +
+                         $"({records / (double)Math.Max(1, commits):F1} per commit, {perRecord:F3} ms of commit time per record)");
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+}
