@@ -33,6 +33,8 @@ public static partial class ObservabilityExtensions
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName)
+            // The runtime's own meter: GC heap, working set, thread pool — how operators (and bench/) see a leak.
+            .AddMeter("System.Runtime")
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter());
         builder.Services.AddHealthChecks()

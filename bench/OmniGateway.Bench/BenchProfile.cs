@@ -1,0 +1,65 @@
+using System.Text;
+
+namespace OmniGateway.Bench;
+
+public sealed record LatencyPlan(int Concurrency, int StreamsPerWorker);
+
+/// <summary>How much of each scenario to run: <see cref="Full"/> for the README's numbers, <see cref="Smoke"/> for the test suite.</summary>
+public sealed record BenchProfile(
+    string Name,
+    LatencyPlan[] Latency,
+    int Rounds,
+    TimeSpan ThroughputWindow,
+    int ThroughputConcurrency,
+    int[] ScaleLevels,
+    int SoakStreams,
+    int LargeBodyIterations,
+    int LargeRequestBase64Bytes,
+    int LargeAudioEventBytes)
+{
+    public static BenchProfile Full => new("full",
+        Latency: [new(1, 25), new(50, 4), new(500, 2)],
+        Rounds: 3,
+        ThroughputWindow: TimeSpan.FromSeconds(4),
+        ThroughputConcurrency: 32,
+        ScaleLevels: [100, 1_000, 5_000],
+        SoakStreams: 100_000,
+        LargeBodyIterations: 10,
+        LargeRequestBase64Bytes: 9 * 1024 * 1024,
+        LargeAudioEventBytes: 5 * 1024 * 1024);
+
+    public static BenchProfile Smoke => new("smoke",
+        Latency: [new(1, 3), new(10, 2)],
+        Rounds: 1,
+        ThroughputWindow: TimeSpan.FromSeconds(1),
+        ThroughputConcurrency: 8,
+        ScaleLevels: [20],
+        SoakStreams: 400,
+        LargeBodyIterations: 2,
+        LargeRequestBase64Bytes: 1024 * 1024,
+        LargeAudioEventBytes: 512 * 1024);
+}
+
+/// <summary>Request bodies as frontends send them: a spoken answer to a short text question, or to inline audio.</summary>
+public static class RequestBodies
+{
+    public static byte[] TextQuestion { get; } = Encoding.UTF8.GetBytes("""
+        {"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_text","text":"这段音频在说什么? Summarise the weekend plan in two sentences."}]}],
+         "stream":true,"modalities":["text","audio"],"audio":{"voice":"Tina","format":"wav"}}
+        """);
+
+    /// <summary>A WAV (RIFF header, then noise) inline as base64 of about <paramref name="base64Bytes"/> characters.</summary>
+    public static byte[] InlineAudioQuestion(int base64Bytes)
+    {
+        var wav = new byte[base64Bytes / 4 * 3];
+        new Random(7).NextBytes(wav);
+        "RIFF"u8.CopyTo(wav);
+        BitConverter.TryWriteBytes(wav.AsSpan(4), wav.Length - 8);
+        "WAVEfmt "u8.CopyTo(wav.AsSpan(8));
+        var json = $$$"""
+            {"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"data:audio/wav;base64,{{{Convert.ToBase64String(wav)}}}","format":"wav"}},{"type":"text","text":"What is said here?"}]}],
+             "stream":true,"modalities":["text","audio"],"audio":{"voice":"Tina","format":"wav"}}
+            """;
+        return Encoding.UTF8.GetBytes(json);
+    }
+}

@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+
+namespace OmniGateway.Bench;
+
+public sealed record LatencyRow(int Concurrency, string Target, int Samples, int Failures, double FirstP50, double FirstP99, double LastP50, double LastP99, double LoadGeneratorCpu);
+public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu)
+{
+    public double Median => Percentile.Of(StreamsPerSecond, 50);
+}
+public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, double CpuMsPerSecondPer1000, long RssBeforeBytes, long RssOpenBytes);
+public sealed record SoakPoint(int Streams, long RssBytes, double GcHeapBytes);
+public sealed record LargeBodyRow(string Scenario, string Target, double P50Ms, double MinMs, int Failures);
+
+public sealed class BenchResults
+{
+    public required BenchProfile Profile { get; init; }
+    public List<LatencyRow> Latency { get; } = [];
+    public List<ThroughputRow> Throughput { get; } = [];
+    public List<ScaleRow> Scale { get; } = [];
+    public List<SoakPoint> Soak { get; } = [];
+    public int SoakFailures { get; set; }
+    public List<LargeBodyRow> LargeBodies { get; } = [];
+    public List<ThroughputRow> LedgerDurability { get; } = [];
+    public bool NginxAvailable { get; set; }
+}
+
+/// <summary>
+/// Runs every scenario of bench/README.md against the same fake upstream: directly, through the
+/// gateway and (when installed) through nginx, alternating round by round so that a noisy neighbour
+/// hurts all three alike.
+/// </summary>
+public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, ChildProcess gateway, ChildProcess? nginx, Action<string> log) : IDisposable
+{
+    private readonly HttpClient _control = new() { BaseAddress = upstream.BaseUrl };
+
+    private IEnumerable<(Target Target, ChildProcess? Process)> Targets(Target direct, Target viaGateway, Target? viaNginx)
+    {
+        yield return (direct, null);
+        yield return (viaGateway, gateway);
+        if (viaNginx is not null) yield return (viaNginx, nginx);
+    }
+
+    public async Task<BenchResults> RunAsync()
+    {
+        var results = new BenchResults { Profile = profile, NginxAvailable = nginx is not null };
+        using var direct = new Target("direct", upstream.BaseUrl, Launch.UpstreamKey);
+        using var viaGateway = new Target("gateway", gateway.BaseUrl, Launch.TenantKey);
+        using var viaNginx = nginx is null ? null : new Target("nginx", nginx.BaseUrl, Launch.UpstreamKey);
+        var targets = Targets(direct, viaGateway, viaNginx).ToArray();
+
+        await WarmUpAsync(targets.Select(t => t.Target));
+        await LatencyAsync(results, targets.Select(t => t.Target).ToArray());
+        await ThroughputAsync(results.Throughput, targets.Select(t => t.Target).ToArray());
+        await LargeBodiesAsync(results, targets.Select(t => t.Target).ToArray());
+        await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
+        await SoakAsync(results, viaGateway);
+        return results;
+    }
+
+    /// <summary>The fsync cost of durable accounting: the same gateway with its ledger on disk and on tmpfs, alternating.</summary>
+    public async Task LedgerDurabilityAsync(BenchResults results, ChildProcess tmpfsGateway)
+    {
+        using var onDisk = new Target("gateway, ledger on disk", gateway.BaseUrl, Launch.TenantKey);
+        using var onTmpfs = new Target("gateway, ledger on tmpfs", tmpfsGateway.BaseUrl, Launch.TenantKey);
+        await WarmUpAsync([onTmpfs]);
+        await ThroughputAsync(results.LedgerDurability, [onDisk, onTmpfs]);
+    }
+
+    private async Task WarmUpAsync(IEnumerable<Target> targets)
+    {
+        await SetShapeAsync(new StreamShape(12, 0, 0, false));
+        foreach (var target in targets)
+        {
+            var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, concurrency: 16, streamsPerWorker: 20);
+            if (run.Failures > 0) throw new InvalidOperationException($"{target.Name}: {run.Failures} of {run.Calls.Count} warm-up calls failed (status {run.Calls.First(c => !c.Ok).Status}).");
+        }
+    }
+
+    private async Task LatencyAsync(BenchResults results, Target[] targets)
+    {
+        await SetShapeAsync(StreamShape.Realistic);
+        foreach (var plan in profile.Latency)
+        {
+            log($"latency: {plan.Concurrency} concurrent streams");
+            var runs = targets.ToDictionary(t => t.Name, _ => new List<LoadRun>());
+            for (var round = 0; round < profile.Rounds; round++)
+                foreach (var target in targets)
+                    runs[target.Name].Add(await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, plan.Concurrency, plan.StreamsPerWorker));
+            foreach (var target in targets)
+            {
+                var calls = runs[target.Name].SelectMany(r => r.Succeeded).ToArray();
+                results.Latency.Add(new LatencyRow(plan.Concurrency, target.Name, calls.Length, runs[target.Name].Sum(r => r.Failures),
+                    Percentile.Of(calls.Select(c => c.FirstByteMs), 50), Percentile.Of(calls.Select(c => c.FirstByteMs), 99),
+                    Percentile.Of(calls.Select(c => c.LastByteMs), 50), Percentile.Of(calls.Select(c => c.LastByteMs), 99),
+                    runs[target.Name].Max(r => r.LoadGeneratorCpuShare)));
+            }
+        }
+    }
+
+    private async Task ThroughputAsync(List<ThroughputRow> rows, Target[] targets)
+    {
+        log("throughput: zero event delay, saturation");
+        await SetShapeAsync(new StreamShape(12, 0, 0, false));
+        var runs = targets.ToDictionary(t => t.Name, _ => new List<LoadRun>());
+        for (var round = 0; round < profile.Rounds; round++)
+            foreach (var target in targets)
+                runs[target.Name].Add(await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow));
+        foreach (var target in targets)
+            rows.Add(new ThroughputRow(target.Name, runs[target.Name].Select(r => r.StreamsPerSecond).ToArray(),
+                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare)));
+    }
+
+    private async Task LargeBodiesAsync(BenchResults results, Target[] targets)
+    {
+        log($"large bodies: {profile.LargeRequestBase64Bytes / 1024 / 1024.0:0.#} MiB inline audio request, {profile.LargeAudioEventBytes / 1024 / 1024.0:0.#} MiB audio event");
+        var bigRequest = RequestBodies.InlineAudioQuestion(profile.LargeRequestBase64Bytes);
+        await SetShapeAsync(new StreamShape(3, 0, 0, false));
+        await MeasureAsync("request with inline audio: time to first event", bigRequest, c => c.FirstByteMs);
+        await SetShapeAsync(new StreamShape(3, 0, profile.LargeAudioEventBytes, false));
+        await MeasureAsync("response with one large audio event: time to last byte", RequestBodies.TextQuestion, c => c.LastByteMs);
+
+        async Task MeasureAsync(string scenario, byte[] body, Func<StreamTiming, double> measure)
+        {
+            var calls = targets.ToDictionary(t => t.Name, _ => new List<StreamTiming>());
+            for (var i = 0; i < profile.LargeBodyIterations; i++)
+                foreach (var target in targets)
+                    calls[target.Name].Add(await target.StreamAsync(body, CancellationToken.None));
+            foreach (var target in targets)
+            {
+                var ok = calls[target.Name].Where(c => c.Ok).Select(measure).ToArray();
+                results.LargeBodies.Add(new LargeBodyRow(scenario, target.Name, Percentile.Of(ok, 50), ok.Length > 0 ? ok.Min() : double.NaN,
+                    calls[target.Name].Count(c => !c.Ok)));
+            }
+        }
+    }
+
+    /// <summary>Streams held open after their first event: what each open stream costs a proxy in memory and CPU.</summary>
+    private async Task ScaleAsync(BenchResults results, (Target Target, ChildProcess? Process)[] proxies)
+    {
+        await SetShapeAsync(new StreamShape(3, 0, 0, HoldUntilReleased: true));
+        foreach (var level in profile.ScaleLevels)
+            foreach (var (target, process) in proxies)
+            {
+                log($"scale: {level} open streams through {target.Name}");
+                var before = process!.Sample(); // proxies only: every entry has its process
+                var opened = 0;
+                var allOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var streams = new List<Task<StreamTiming>>(level);
+                for (var i = 0; i < level; i++)
+                {
+                    streams.Add(target.StreamAsync(RequestBodies.TextQuestion, CancellationToken.None, () =>
+                    {
+                        if (Interlocked.Increment(ref opened) == level) allOpen.TrySetResult();
+                        return Task.CompletedTask;
+                    }));
+                    if (i % 200 == 199) await Task.Delay(20); // stays under Kestrel's and nginx's accept backlog
+                }
+                var failedEarly = Task.WhenAll(streams);
+                if (await Task.WhenAny(allOpen.Task, failedEarly, Task.Delay(TimeSpan.FromMinutes(2))) != allOpen.Task)
+                    throw new InvalidOperationException($"only {opened} of {level} streams opened through {target.Name}");
+                await Task.Delay(TimeSpan.FromSeconds(1)); // settle: the last connections' handshakes are not idle cost
+                var open = process.Sample();
+                await Task.Delay(TimeSpan.FromSeconds(3));
+                var idle = process.Sample();
+                await _control.PostAsync("/control/release", null);
+                var done = await Task.WhenAll(streams);
+                await SetShapeAsync(new StreamShape(3, 0, 0, HoldUntilReleased: true)); // a fresh release latch
+                if (done.Any(d => !d.Ok)) throw new InvalidOperationException($"{done.Count(d => !d.Ok)} held streams through {target.Name} failed");
+                results.Scale.Add(new ScaleRow(level, target.Name,
+                    (open.RssBytes - before.RssBytes) / 1024.0 / level,
+                    (idle.CpuTime - open.CpuTime).TotalMilliseconds / 3.0 / level * 1000,
+                    before.RssBytes, open.RssBytes));
+            }
+    }
+
+    /// <summary>Many streams back to back through the gateway; the GC heap after each tenth shows a leak as growth.</summary>
+    private async Task SoakAsync(BenchResults results, Target viaGateway)
+    {
+        log($"soak: {profile.SoakStreams} streams through the gateway");
+        await SetShapeAsync(new StreamShape(6, 0, 0, false));
+        const int concurrency = 32;
+        var checkpoint = profile.SoakStreams / 10;
+        for (var done = 0; done < profile.SoakStreams; done += checkpoint)
+        {
+            var run = await LoadGenerator.RunAsync(viaGateway, RequestBodies.TextQuestion, concurrency, streamsPerWorker: checkpoint / concurrency);
+            results.SoakFailures += run.Failures;
+            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, await GcHeapBytesAsync()));
+        }
+    }
+
+    /// <summary>The runtime's heap size after the last GC, from the gateway's own /metrics (System.Runtime meter).</summary>
+    private async Task<double> GcHeapBytesAsync()
+    {
+        using var client = new HttpClient { BaseAddress = gateway.BaseUrl };
+        var text = await client.GetStringAsync("/metrics");
+        return text.Split('\n')
+            .Where(l => l.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    public void Dispose() => _control.Dispose();
+
+    private async Task SetShapeAsync(StreamShape shape)
+    {
+        using var response = await _control.PutAsJsonAsync("/control/shape", shape, BenchUpstream.JsonOptions);
+        response.EnsureSuccessStatusCode();
+    }
+}
+
+/// <summary>Starts the fake upstream, the gateway and nginx, runs every scenario, stops them.</summary>
+public static class BenchRun
+{
+    public static async Task<BenchResults> RunAsync(BenchProfile profile, Action<string> log)
+    {
+        var work = Directory.CreateTempSubdirectory("omnigateway-bench-");
+        try
+        {
+            await using var upstream = await Launch.UpstreamAsync();
+            await using var gateway = await Launch.GatewayAsync(upstream.BaseUrl, work.FullName);
+            await using var nginx = await Launch.NginxAsync(upstream.BaseUrl, work.FullName);
+            log(nginx is null ? "nginx is not installed: no pass-through floor in this run" : "nginx found: measuring the pass-through floor too");
+            using var scenarios = new Scenarios(profile, upstream, gateway, nginx, log);
+            var results = await scenarios.RunAsync();
+            if (Directory.Exists("/dev/shm"))
+            {
+                var tmpfs = Directory.CreateTempSubdirectory("omnigateway-bench-ledger-");
+                var tmpfsLedger = Path.Combine("/dev/shm", tmpfs.Name);
+                Directory.CreateDirectory(tmpfsLedger);
+                try
+                {
+                    await using var tmpfsGateway = await Launch.GatewayAsync(upstream.BaseUrl, tmpfs.FullName, tmpfsLedger);
+                    log("ledger: disk vs tmpfs");
+                    await scenarios.LedgerDurabilityAsync(results, tmpfsGateway);
+                }
+                finally
+                {
+                    Directory.Delete(tmpfsLedger, recursive: true);
+                    tmpfs.Delete(recursive: true);
+                }
+            }
+            return results;
+        }
+        finally
+        {
+            try { work.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+}
