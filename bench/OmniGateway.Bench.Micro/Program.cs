@@ -13,9 +13,16 @@ public static class Program
 
     public static void Main(string[] args)
     {
-        var config = DefaultConfig.Instance
-            .AddDiagnoser(MemoryDiagnoser.Default)
+        // DefaultConfig's columns, loggers, analysers and validators, but only the GitHub markdown export:
+        // it is the one committed, and DefaultConfig already holds it, so adding it there would export twice.
+        var defaults = DefaultConfig.Instance;
+        var config = ManualConfig.CreateEmpty()
+            .AddColumnProvider([.. defaults.GetColumnProviders()])
+            .AddLogger([.. defaults.GetLoggers()])
+            .AddAnalyser([.. defaults.GetAnalysers()])
+            .AddValidator([.. defaults.GetValidators()])
             .AddExporter(MarkdownExporter.GitHub)
+            .AddDiagnoser(MemoryDiagnoser.Default)
             .WithArtifactsPath(ArtifactsPath());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
     }
