@@ -1,0 +1,68 @@
+using System.Text.Json;
+using OmniGateway.Bench.Micro;
+
+namespace OmniGateway.Tests.Bench;
+
+/// <summary>
+/// Each micro benchmark run once, directly: BenchmarkDotNet spawns a process per benchmark and takes
+/// minutes, so without this a benchmark could measure a refusal or an empty stream for months unnoticed.
+/// </summary>
+public sealed class MicroBenchmarksSmokeTests
+{
+    private const string TextAudioResponseId = "resp_21decad20f2e3587ed476f07125503ad";
+    private const long TextAudioTotalTokens = 2768;
+
+    [Fact]
+    public void ValidationBenchmarks_EachBodyIsAcceptedAndForwardedWhole()
+    {
+        var benchmarks = new ValidationBenchmarks();
+        benchmarks.Setup();
+
+        Assert.NotNull(benchmarks.SmallTextRequest().Request);
+        var typical = benchmarks.TypicalInlineAudio100KB().Request;
+        var large = benchmarks.LargeInlineAudio9MB().Request;
+        Assert.NotNull(typical);
+        Assert.NotNull(large);
+        Assert.True(typical.WantsAudio);
+        // The forwarded body carries the whole audio: a benchmark that dropped it would measure the wrong work.
+        Assert.InRange(typical.UpstreamBody.Length, BenchSamples.TypicalAudioBase64Bytes, BenchSamples.TypicalAudioBase64Bytes + 1024);
+        Assert.InRange(large.UpstreamBody.Length, BenchSamples.LargeAudioBase64Bytes, BenchSamples.LargeAudioBase64Bytes + 1024);
+        using var forwarded = JsonDocument.Parse(large.UpstreamBody);
+        Assert.Equal("wav", forwarded.RootElement.GetProperty("input")[0].GetProperty("content")[1].GetProperty("input_audio").GetProperty("format").GetString());
+    }
+
+    [Fact]
+    public void UsageReaderBenchmarks_ReadEveryEventAndTheSampleUsage()
+    {
+        var benchmarks = new UsageReaderBenchmarks();
+        benchmarks.Setup();
+
+        var sample = benchmarks.TextAudioStreamPerEvent();
+        Assert.Equal(new TapResult(BenchSamples.TextAudioEvents, 1, TextAudioResponseId, TextAudioTotalTokens, 28819), sample);
+
+        var deltas = benchmarks.DeltaEventsPerEvent();
+        Assert.Equal(BenchSamples.DeltaEvents, deltas.Events);
+        Assert.Equal(0, deltas.TerminalEvents);
+        Assert.Null(deltas.ResponseId);
+    }
+
+    [Theory]
+    [InlineData(ReadPattern.OneEventPerRead)]
+    [InlineData(ReadPattern.FourKilobyteReads)]
+    public async Task RelayHotPathBenchmarks_RelayEveryByteAndReadTheSampleUsage(ReadPattern reads)
+    {
+        var benchmarks = new RelayHotPathBenchmarks { Reads = reads };
+        benchmarks.Setup();
+
+        var sample = await benchmarks.TextAudioStreamPerEvent();
+        Assert.Equal(new TapResult(BenchSamples.TextAudioEvents, 1, TextAudioResponseId, TextAudioTotalTokens, 28819), sample);
+
+        // Twice: the pipes are reset and reused between runs, and the second run must see a fresh stream.
+        for (var run = 0; run < 2; run++)
+        {
+            var deltas = await benchmarks.DeltaEventsPerEvent();
+            Assert.Equal(BenchSamples.DeltaEvents, deltas.Events);
+            Assert.Equal(BenchSamples.DeltaStream().Length, deltas.RelayedBytes);
+        }
+    }
+}
