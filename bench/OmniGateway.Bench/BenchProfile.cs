@@ -18,7 +18,7 @@ public sealed record BenchProfile(
     int LargeAudioEventBytes)
 {
     public static BenchProfile Full => new("full",
-        Latency: [new(1, 25), new(50, 4), new(500, 2)],
+        Latency: [new(1, 15), new(50, 4), new(500, 2)],
         Rounds: 3,
         ThroughputWindow: TimeSpan.FromSeconds(4),
         ThroughputConcurrency: 32,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -142,8 +143,10 @@ public static class Launch
     /// <param name="ledgerDirectory">Where the SQLite ledger lives (a tmpfs folder shows what fsync costs); default the work folder.</param>
     public static Task<ChildProcess> GatewayAsync(Uri upstream, string workDirectory, string? ledgerDirectory = null)
     {
-        var dll = Path.Combine(RepoRoot(), "src", "OmniGateway", "bin", "Release", "net10.0", "OmniGateway.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"Build the gateway first (dotnet build -c Release): {dll} is missing.");
+        // The gateway built alongside this bench, in the same configuration (run.sh and the test suite build Release).
+        var configuration = typeof(Launch).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        var dll = Path.Combine(RepoRoot(), "src", "OmniGateway", "bin", configuration, "net10.0", "OmniGateway.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"Build the gateway first (dotnet build -c {configuration}): {dll} is missing.");
         var port = ChildProcess.FreePort();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workDirectory };
         start.ArgumentList.Add(dll);

@@ -5,12 +5,14 @@ using System.Net.Http.Json;
 namespace OmniGateway.Bench;
 
 public sealed record LatencyRow(int Concurrency, string Target, int Samples, int Failures, double FirstP50, double FirstP99, double LastP50, double LastP99, double LoadGeneratorCpu);
-public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu)
+/// <param name="ProxyCpuUsPerStream">CPU the proxy process (gateway or nginx) spent per stream; NaN for direct.</param>
+public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double ProxyCpuUsPerStream)
 {
     public double Median => Percentile.Of(StreamsPerSecond, 50);
 }
 public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, double CpuMsPerSecondPer1000, long RssBeforeBytes, long RssOpenBytes);
-public sealed record SoakPoint(int Streams, long RssBytes, double GcHeapBytes);
+/// <param name="RetainedHeapBytes">gen2 + LOH + POH after the last GC: what survives, where a leak would pile up.</param>
+public sealed record SoakPoint(int Streams, long RssBytes, double RetainedHeapBytes, double AllocatedBytesPerStream);
 public sealed record LargeBodyRow(string Scenario, string Target, double P50Ms, double MinMs, int Failures);
 
 public sealed class BenchResults
@@ -21,6 +23,7 @@ public sealed class BenchResults
     public List<ScaleRow> Scale { get; } = [];
     public List<SoakPoint> Soak { get; } = [];
     public int SoakFailures { get; set; }
+    public double RecordsPerCommit { get; set; } = double.NaN;
     public List<LargeBodyRow> LargeBodies { get; } = [];
     public List<ThroughputRow> LedgerDurability { get; } = [];
     public bool NginxAvailable { get; set; }
@@ -52,7 +55,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
 
         await WarmUpAsync(targets.Select(t => t.Target));
         await LatencyAsync(results, targets.Select(t => t.Target).ToArray());
-        await ThroughputAsync(results.Throughput, targets.Select(t => t.Target).ToArray());
+        await ThroughputAsync(results.Throughput, targets);
         await LargeBodiesAsync(results, targets.Select(t => t.Target).ToArray());
         await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
         await SoakAsync(results, viaGateway);
@@ -65,7 +68,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         using var onDisk = new Target("gateway, ledger on disk", gateway.BaseUrl, Launch.TenantKey);
         using var onTmpfs = new Target("gateway, ledger on tmpfs", tmpfsGateway.BaseUrl, Launch.TenantKey);
         await WarmUpAsync([onTmpfs]);
-        await ThroughputAsync(results.LedgerDurability, [onDisk, onTmpfs]);
+        await ThroughputAsync(results.LedgerDurability, [(onDisk, gateway), (onTmpfs, tmpfsGateway)]);
     }
 
     private async Task WarmUpAsync(IEnumerable<Target> targets)
@@ -99,17 +102,26 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         }
     }
 
-    private async Task ThroughputAsync(List<ThroughputRow> rows, Target[] targets)
+    private async Task ThroughputAsync(List<ThroughputRow> rows, (Target Target, ChildProcess? Process)[] targets)
     {
         log("throughput: zero event delay, saturation");
         await SetShapeAsync(new StreamShape(12, 0, 0, false));
-        var runs = targets.ToDictionary(t => t.Name, _ => new List<LoadRun>());
+        var runs = targets.ToDictionary(t => t.Target.Name, _ => new List<LoadRun>());
+        var cpu = targets.ToDictionary(t => t.Target.Name, _ => TimeSpan.Zero);
         for (var round = 0; round < profile.Rounds; round++)
-            foreach (var target in targets)
+            foreach (var (target, process) in targets)
+            {
+                var before = process?.Sample();
                 runs[target.Name].Add(await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow));
-        foreach (var target in targets)
+                if (before is { } b) cpu[target.Name] += process!.Sample().CpuTime - b.CpuTime; // a sample implies a process
+            }
+        foreach (var (target, process) in targets)
+        {
+            var streams = runs[target.Name].Sum(r => r.Calls.Count(c => c.Ok));
             rows.Add(new ThroughputRow(target.Name, runs[target.Name].Select(r => r.StreamsPerSecond).ToArray(),
-                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare)));
+                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare),
+                process is null ? double.NaN : cpu[target.Name].TotalMicroseconds / streams));
+        }
     }
 
     private async Task LargeBodiesAsync(BenchResults results, Target[] targets)
@@ -175,29 +187,44 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             }
     }
 
-    /// <summary>Many streams back to back through the gateway; the GC heap after each tenth shows a leak as growth.</summary>
+    /// <summary>Many streams back to back through the gateway; the retained heap after each tenth shows a leak as growth.</summary>
     private async Task SoakAsync(BenchResults results, Target viaGateway)
     {
         log($"soak: {profile.SoakStreams} streams through the gateway");
         await SetShapeAsync(new StreamShape(6, 0, 0, false));
         const int concurrency = 32;
         var checkpoint = profile.SoakStreams / 10;
+        var first = await ScrapeAsync();
+        var last = first;
         for (var done = 0; done < profile.SoakStreams; done += checkpoint)
         {
             var run = await LoadGenerator.RunAsync(viaGateway, RequestBodies.TextQuestion, concurrency, streamsPerWorker: checkpoint / concurrency);
             results.SoakFailures += run.Failures;
-            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, await GcHeapBytesAsync()));
+            var now = await ScrapeAsync();
+            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, now.RetainedHeap,
+                (now.Allocated - last.Allocated) / run.Calls.Count));
+            last = now;
         }
+        results.RecordsPerCommit = (last.Records - first.Records) / Math.Max(1, last.Commits - first.Commits);
     }
 
-    /// <summary>The runtime's heap size after the last GC, from the gateway's own /metrics (System.Runtime meter).</summary>
-    private async Task<double> GcHeapBytesAsync()
+    private sealed record GatewayMeters(double RetainedHeap, double Allocated, double Commits, double Records);
+
+    /// <summary>The gateway's own /metrics: the runtime's heap (System.Runtime meter) and the ledger's commits.</summary>
+    private async Task<GatewayMeters> ScrapeAsync()
     {
+        // The Prometheus exporter caches its answer for 300 ms: an earlier scrape's numbers would come back.
+        await Task.Delay(TimeSpan.FromMilliseconds(400));
         using var client = new HttpClient { BaseAddress = gateway.BaseUrl };
-        var text = await client.GetStringAsync("/metrics");
-        return text.Split('\n')
-            .Where(l => l.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal))
+        var lines = (await client.GetStringAsync("/metrics")).Split('\n');
+        double Sum(string name, Func<string, bool>? where = null) => lines
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l[name.Length] is '{' or ' ') && (where is null || where(l)))
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        return new GatewayMeters(
+            Sum("dotnet_gc_last_collection_heap_size_bytes", l => !l.Contains("\"gen0\"", StringComparison.Ordinal) && !l.Contains("\"gen1\"", StringComparison.Ordinal)),
+            Sum("dotnet_gc_heap_total_allocated_bytes_total"),
+            Sum("omnigateway_ledger_commits_total"),
+            Sum("omnigateway_ledger_records_total"));
     }
 
     public void Dispose() => _control.Dispose();

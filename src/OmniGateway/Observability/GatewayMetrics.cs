@@ -13,10 +13,11 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _timeToFirstByte;
     private readonly Histogram<double> _duration;
     private readonly UpDownCounter<long> _activeStreams;
+    private readonly Meter _meter;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = _meter = meterFactory.Create(MeterName);
         _responses = meter.CreateCounter<long>("omnigateway.responses", description: "Accepted /v1/responses calls, by outcome");
         _tokens = meter.CreateCounter<long>("omnigateway.tokens", description: "Tokens the upstream reported, by kind");
         _timeToFirstByte = meter.CreateHistogram<double>("omnigateway.time_to_first_event", "ms", "Request start to the upstream's first event relayed");
@@ -25,6 +26,14 @@ public sealed class GatewayMetrics
     }
 
     public void CallStarted() => _activeStreams.Add(1);
+
+    /// <summary>How well stream ends share commits (records ÷ commits) and what durability costs (commit seconds).</summary>
+    public void ObserveLedger(GroupCommitLedger ledger)
+    {
+        _meter.CreateObservableCounter("omnigateway.ledger.commits", () => ledger.Commits, description: "Usage ledger transactions committed");
+        _meter.CreateObservableCounter("omnigateway.ledger.records", () => ledger.RecordsCommitted, description: "Usage records committed");
+        _meter.CreateObservableCounter("omnigateway.ledger.commit_time", () => ledger.CommitTime.TotalSeconds, "s", "Time spent inside ledger commits");
+    }
 
     public void CallRecorded(UsageRecord record)
     {

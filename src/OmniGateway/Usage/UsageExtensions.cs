@@ -28,13 +28,14 @@ public static class UsageExtensions
 /// Schema first, before any hosted service starts (the server included): no request may meet a
 /// missing table. An unreachable store stops start-up, as invalid configuration does.
 /// </summary>
-internal sealed partial class UsageStoreStartup(UsageDatabase database, GroupCommitLedger ledger, ILogger<UsageStoreStartup> logger)
+internal sealed partial class UsageStoreStartup(UsageDatabase database, GroupCommitLedger ledger, Observability.GatewayMetrics metrics, ILogger<UsageStoreStartup> logger)
     : IHostedLifecycleService
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         await database.MigrateAsync(cancellationToken);
         await ledger.StartAsync(cancellationToken);
+        metrics.ObserveLedger(ledger);
         Log.StoreReady(logger, database.Provider);
     }
 

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.RegularExpressions;
+
+namespace OmniGateway.IntegrationTests.Bench;
+
+/// <summary>
+/// bench/ must not rot: its smoke profile (seconds, not minutes) runs the real driver — fake upstream,
+/// gateway process, nginx when installed — and must produce every section with numbers. No timing is
+/// asserted here; speed is judged by the full run's ratios (bench/results/latest.md).
+/// </summary>
+public sealed partial class BenchSmokeTests
+{
+    [Fact]
+    public async Task SmokeRun_ProducesEveryScenarioWithNumbers_AndAChart()
+    {
+        var output = Directory.CreateTempSubdirectory("og-bench-smoke-");
+        try
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { BenchDll(), "run", "--smoke", "--out", output.FullName }) start.ArgumentList.Add(arg);
+            using var bench = Process.Start(start)!;
+            var stdout = bench.StandardOutput.ReadToEndAsync();
+            var stderr = bench.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+            try
+            {
+                await bench.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                bench.Kill(entireProcessTree: true);
+                throw;
+            }
+            Assert.True(bench.ExitCode == 0, $"bench exited {bench.ExitCode}:\n{await stderr}\n{await stdout}");
+
+            var report = await File.ReadAllTextAsync(Path.Combine(output.FullName, "latest.md"));
+            foreach (var section in new[] { "## Targets", "## 1. Latency", "## 2. Throughput", "## 3. Scale", "Soak:", "## 4. Large bodies" })
+                Assert.Contains(section, report, StringComparison.Ordinal);
+            // Every latency row through the gateway has a measured TTFB, and no call failed.
+            var latency = report[report.IndexOf("## 1. Latency", StringComparison.Ordinal)..report.IndexOf("## 2. Throughput", StringComparison.Ordinal)];
+            var gatewayRows = latency.Split('\n').Where(l => LatencyRow().IsMatch(l) && l.Contains("| gateway |", StringComparison.Ordinal)).ToArray();
+            Assert.NotEmpty(gatewayRows);
+            Assert.All(gatewayRows, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| 0 \| \d+\.\d\d \|", row));
+            Assert.Matches(@"\| gateway \| \d+ \|", report); // throughput: streams per second
+            Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
+
+            var chart = await File.ReadAllBytesAsync(Path.Combine(output.FullName, "overhead-by-concurrency.png"));
+            Assert.True(chart.Length > 1000 && chart.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "the chart is not a PNG");
+        }
+        finally
+        {
+            output.Delete(recursive: true);
+        }
+    }
+
+    [GeneratedRegex(@"^\| \d+ \| \w+ \| \d+ \|")]
+    private static partial Regex LatencyRow();
+
+    /// <summary>bench/OmniGateway.Bench's build output, in this test build's configuration (the solution builds it).</summary>
+    private static string BenchDll()
+    {
+        var configuration = typeof(BenchSmokeTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (!File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) continue;
+            var dll = Path.Combine(folder.FullName, "bench", "OmniGateway.Bench", "bin", configuration, "net10.0", "OmniGateway.Bench.dll");
+            if (File.Exists(dll)) return dll;
+            throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
+        }
+        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
+    }
+}
