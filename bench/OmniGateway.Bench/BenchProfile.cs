@@ -7,6 +7,7 @@ public sealed record LatencyPlan(int Concurrency, int StreamsPerWorker);
 /// <summary>How much of each scenario to run: <see cref="Full"/> for the README's numbers, <see cref="Smoke"/> for the test suite.</summary>
 public sealed record BenchProfile(
     string Name,
+    int FirstByteCalls,
     LatencyPlan[] Latency,
     int Rounds,
     TimeSpan ThroughputWindow,
@@ -18,6 +19,7 @@ public sealed record BenchProfile(
     int LargeAudioEventBytes)
 {
     public static BenchProfile Full => new("full",
+        FirstByteCalls: 1_000,
         Latency: [new(1, 15), new(50, 4), new(500, 2)],
         Rounds: 3,
         ThroughputWindow: TimeSpan.FromSeconds(4),
@@ -29,6 +31,7 @@ public sealed record BenchProfile(
         LargeAudioEventBytes: 5 * 1024 * 1024);
 
     public static BenchProfile Smoke => new("smoke",
+        FirstByteCalls: 20,
         Latency: [new(1, 3), new(10, 2)],
         Rounds: 1,
         ThroughputWindow: TimeSpan.FromSeconds(1),

@@ -52,6 +52,24 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
 
+    /// <summary>
+    /// A full blocking GC in the child (.NET only), through the runtime's diagnostics port: the GC-heap-collect
+    /// keyword of an EventPipe session forces one, as dotnet-gcdump does. Afterwards the heap sizes in
+    /// /metrics are what is live, not what happens to be uncollected.
+    /// </summary>
+    public async Task ForceFullGcAsync()
+    {
+        var client = new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(_process.Id);
+        const long GcHeapCollectKeyword = 0x800000;
+        using var session = client.StartEventPipeSession(
+            new Microsoft.Diagnostics.NETCore.Client.EventPipeProvider("Microsoft-Windows-DotNETRuntime", System.Diagnostics.Tracing.EventLevel.Informational, GcHeapCollectKeyword),
+            requestRundown: false);
+        var drain = session.EventStream.CopyToAsync(Stream.Null);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        await session.StopAsync(CancellationToken.None);
+        await drain;
+    }
+
     /// <summary>Resident memory and CPU time so far, of this process and its children (nginx's workers).</summary>
     public ProcessSample Sample() => ProcessSample.Of(_process.Id);
 

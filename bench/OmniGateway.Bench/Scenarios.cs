@@ -11,8 +11,9 @@ public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int
     public double Median => Percentile.Of(StreamsPerSecond, 50);
 }
 public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, double CpuMsPerSecondPer1000, long RssBeforeBytes, long RssOpenBytes);
-/// <param name="RetainedHeapBytes">gen2 + LOH + POH after the last GC: what survives, where a leak would pile up.</param>
-public sealed record SoakPoint(int Streams, long RssBytes, double RetainedHeapBytes, double AllocatedBytesPerStream);
+/// <param name="LiveHeapBytes">The GC heap right after a forced full GC: what is live, where a leak would pile up.</param>
+public sealed record SoakPoint(int Streams, long RssBytes, double LiveHeapBytes, double AllocatedBytesPerStream);
+public sealed record FirstByteRow(string Target, int Calls, double P50, double P90, double P99);
 public sealed record LargeBodyRow(string Scenario, string Target, double P50Ms, double MinMs, int Failures);
 
 public sealed class BenchResults
@@ -24,6 +25,8 @@ public sealed class BenchResults
     public List<SoakPoint> Soak { get; } = [];
     public int SoakFailures { get; set; }
     public double RecordsPerCommit { get; set; } = double.NaN;
+    public double CommitMs { get; set; } = double.NaN;
+    public List<FirstByteRow> FirstByte { get; } = [];
     public List<LargeBodyRow> LargeBodies { get; } = [];
     public List<ThroughputRow> LedgerDurability { get; } = [];
     public bool NginxAvailable { get; set; }
@@ -54,6 +57,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         var targets = Targets(direct, viaGateway, viaNginx).ToArray();
 
         await WarmUpAsync(targets.Select(t => t.Target));
+        await FirstByteAsync(results, targets.Select(t => t.Target).ToArray());
         await LatencyAsync(results, targets.Select(t => t.Target).ToArray());
         await ThroughputAsync(results.Throughput, targets);
         await LargeBodiesAsync(results, targets.Select(t => t.Target).ToArray());
@@ -78,6 +82,23 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         {
             var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, concurrency: 16, streamsPerWorker: 20);
             if (run.Failures > 0) throw new InvalidOperationException($"{target.Name}: {run.Failures} of {run.Calls.Count} warm-up calls failed (status {run.Calls.First(c => !c.Ok).Status}).");
+        }
+    }
+
+    /// <summary>One stream at a time, the targets taking turns call by call: the gateway's own time to first byte.</summary>
+    private async Task FirstByteAsync(BenchResults results, Target[] targets)
+    {
+        log($"time to first byte: {profile.FirstByteCalls} calls each, one at a time");
+        await SetShapeAsync(new StreamShape(3, 0, 0, false));
+        var calls = targets.ToDictionary(t => t.Name, _ => new List<double>());
+        for (var i = 0; i < profile.FirstByteCalls; i++)
+            foreach (var target in targets)
+                if (await target.StreamAsync(RequestBodies.TextQuestion, CancellationToken.None) is { Ok: true } call)
+                    calls[target.Name].Add(call.FirstByteMs);
+        foreach (var target in targets)
+        {
+            var ms = calls[target.Name];
+            results.FirstByte.Add(new FirstByteRow(target.Name, ms.Count, Percentile.Of(ms, 50), Percentile.Of(ms, 90), Percentile.Of(ms, 99)));
         }
     }
 
@@ -200,15 +221,18 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         {
             var run = await LoadGenerator.RunAsync(viaGateway, RequestBodies.TextQuestion, concurrency, streamsPerWorker: checkpoint / concurrency);
             results.SoakFailures += run.Failures;
+            await gateway.ForceFullGcAsync();
             var now = await ScrapeAsync();
-            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, now.RetainedHeap,
+            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, now.Heap,
                 (now.Allocated - last.Allocated) / run.Calls.Count));
             last = now;
         }
-        results.RecordsPerCommit = (last.Records - first.Records) / Math.Max(1, last.Commits - first.Commits);
+        var commits = Math.Max(1, last.Commits - first.Commits);
+        results.RecordsPerCommit = (last.Records - first.Records) / commits;
+        results.CommitMs = (last.CommitSeconds - first.CommitSeconds) * 1000 / commits;
     }
 
-    private sealed record GatewayMeters(double RetainedHeap, double Allocated, double Commits, double Records);
+    private sealed record GatewayMeters(double Heap, double Allocated, double Commits, double Records, double CommitSeconds);
 
     /// <summary>The gateway's own /metrics: the runtime's heap (System.Runtime meter) and the ledger's commits.</summary>
     private async Task<GatewayMeters> ScrapeAsync()
@@ -221,10 +245,11 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l[name.Length] is '{' or ' ') && (where is null || where(l)))
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
         return new GatewayMeters(
-            Sum("dotnet_gc_last_collection_heap_size_bytes", l => !l.Contains("\"gen0\"", StringComparison.Ordinal) && !l.Contains("\"gen1\"", StringComparison.Ordinal)),
+            Sum("dotnet_gc_last_collection_heap_size_bytes"),
             Sum("dotnet_gc_heap_total_allocated_bytes_total"),
             Sum("omnigateway_ledger_commits_total"),
-            Sum("omnigateway_ledger_records_total"));
+            Sum("omnigateway_ledger_records_total"),
+            Sum("omnigateway_ledger_commit_time_seconds_total"));
     }
 
     public void Dispose() => _control.Dispose();

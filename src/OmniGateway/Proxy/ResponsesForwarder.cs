@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
@@ -27,7 +28,9 @@ public sealed partial class ResponsesForwarder(
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
-        context.Request.Body = new MemoryStream(request.UpstreamBody, writable: false);
+        context.Request.Body = MemoryMarshal.TryGetArray(request.UpstreamBody, out var body)
+            ? new MemoryStream(body.Array!, body.Offset, body.Count, writable: false) // TryGetArray succeeded: Array is set
+            : new MemoryStream(request.UpstreamBody.ToArray(), writable: false);
         context.Request.ContentLength = request.UpstreamBody.Length;
 
         var usage = usageOptions.Value;

@@ -214,7 +214,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
     }
 
     /// <summary>Step 4: the enriched body. Unknown fields pass through byte for byte.</summary>
-    private static byte[] WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice, string outputFormat, int bodyLength)
+    private static ReadOnlyMemory<byte> WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice, string outputFormat, int bodyLength)
     {
         var buffer = new ArrayBufferWriter<byte>(bodyLength + 256);
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -281,7 +281,8 @@ public sealed class RequestValidator(ModelCatalog catalog)
             }
             writer.WriteEndObject();
         }
-        return buffer.WrittenSpan.ToArray();
+        // The writer's own array, not a copy: a 9 MB inline-audio body is allocated once, not twice (bench/).
+        return buffer.WrittenMemory;
     }
 
     internal static string Describe(JsonElement element) => element.ValueKind switch

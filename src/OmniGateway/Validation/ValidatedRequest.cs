@@ -10,7 +10,7 @@ public sealed record ValidatedRequest(
     bool WantsAudio,
     string? Voice,
     string Modalities,
-    byte[] UpstreamBody);
+    ReadOnlyMemory<byte> UpstreamBody);
 
 public readonly record struct ValidationOutcome(ValidatedRequest? Request, GatewayError? Error)
 {
