@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.RegularExpressions;
 
 namespace OmniGateway.IntegrationTests.Bench;
@@ -57,17 +56,5 @@ public sealed partial class BenchSmokeTests
     [GeneratedRegex(@"^\| \d+ \| \w+ \| \d+ \|")]
     private static partial Regex LatencyRow();
 
-    /// <summary>bench/OmniGateway.Bench's build output, in this test build's configuration (the solution builds it).</summary>
-    private static string BenchDll()
-    {
-        var configuration = typeof(BenchSmokeTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (!File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) continue;
-            var dll = Path.Combine(folder.FullName, "bench", "OmniGateway.Bench", "bin", configuration, "net10.0", "OmniGateway.Bench.dll");
-            if (File.Exists(dll)) return dll;
-            throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
-        }
-        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static string BenchDll() => BuildOutput.Dll("bench/OmniGateway.Bench", "OmniGateway.Bench.dll");
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Reflection;
 
 namespace OmniGateway.IntegrationTests.Usage;
 
@@ -85,17 +84,6 @@ public sealed class GatewayProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>src/OmniGateway's own build output (it carries its runtimeconfig), in this test build's configuration.</summary>
-    private static string GatewayDll()
-    {
-        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (!File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) continue;
-            var dll = Path.Combine(folder.FullName, "src", "OmniGateway", "bin", configuration, "net10.0", "OmniGateway.dll");
-            if (File.Exists(dll)) return dll;
-            throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
-        }
-        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
-    }
+    /// <summary>src/OmniGateway's own build output (it carries its runtimeconfig).</summary>
+    private static string GatewayDll() => BuildOutput.Dll("src/OmniGateway", "OmniGateway.dll");
 }
