@@ -30,4 +30,33 @@ public sealed class MetricsTests
         Assert.Contains("omnigateway_tokens_total{", text);
         Assert.DoesNotContain(GatewayFactory.TenantKey, text);
     }
+
+    [Fact]
+    public async Task Metrics_ShowTheLedgersCommitsAndTheRuntimesHeap()
+    {
+        await using var gateway = new GatewayFactory(upstream: null);
+        using var client = gateway.CreateTenantClient();
+        using (var response = await client.PostAsync("/v1/responses",
+                   new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Hi","stream":true}""", Encoding.UTF8, "application/json")))
+        {
+            await response.Content.ReadAsStringAsync();
+        }
+
+        // The record is committed before the stream ends, but the exporter caches a scrape briefly.
+        string text = "";
+        for (var attempt = 0; attempt < 20 && LedgerRecords(text) < 1; attempt++)
+        {
+            await Task.Delay(250);
+            text = await client.GetStringAsync("/metrics");
+        }
+
+        Assert.True(LedgerRecords(text) >= 1, "omnigateway_ledger_records_total did not count the call:\n" + text);
+        Assert.Contains("omnigateway_ledger_commits_total", text);
+        Assert.Contains("omnigateway_ledger_commit_time_seconds_total", text);
+        Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text);
+    }
+
+    private static double LedgerRecords(string metrics) => metrics.Split('\n')
+        .Where(l => l.StartsWith("omnigateway_ledger_records_total", StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 }

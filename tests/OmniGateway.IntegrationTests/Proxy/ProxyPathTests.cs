@@ -43,6 +43,32 @@ public sealed class ProxyPathTests : GatewayTest
     }
 
     [Fact]
+    public async Task FiveMegabyteAudioEvent_ArrivesWholeAndUnchanged()
+    {
+        // One event far larger than any read buffer, written by the upstream in pieces: the relay must
+        // reassemble it across reads and hand the client exactly the upstream's bytes.
+        var sample = Fixtures.Stream("text-audio.sse");
+        var audio = Convert.ToBase64String(Enumerable.Range(0, 5 * 1024 * 1024 / 4 * 3).Select(i => (byte)(i * 31)).ToArray());
+        var bigEvent = Encoding.UTF8.GetBytes(
+            $"event: response.output_audio.delta\ndata: {{\"type\":\"response.output_audio.delta\",\"sequence_number\":3,\"delta\":\"{audio}\"}}\n\n");
+        var upstreamBytes = bigEvent.Concat(sample).ToArray();
+        Upstream.Respond = async context =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            for (var offset = 0; offset < upstreamBytes.Length; offset += 100_000)
+            {
+                await context.Response.Body.WriteAsync(upstreamBytes.AsMemory(offset, Math.Min(100_000, upstreamBytes.Length - offset)), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        };
+
+        using var response = await PostAsync(Fixtures.Request("text-audio.json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(upstreamBytes, await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task StreamEndingInABareErrorEvent_IsRecordedFailedWithTheCreatedResponseId()
     {
         Upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("error-event.sse"), TimeSpan.Zero);
