@@ -10,12 +10,7 @@ public sealed class MetricsTests
     {
         await using var gateway = new GatewayFactory(upstream: null);
         using var client = gateway.CreateTenantClient();
-        using (var response = await client.PostAsync("/v1/responses",
-                   new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Hi","stream":true}""", Encoding.UTF8, "application/json")))
-        {
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            await response.Content.ReadAsStringAsync();
-        }
+        await StreamOneAnswerAsync(client);
 
         // The exporter caches a scrape briefly; poll rather than assume when the counter lands.
         string text = "";
@@ -36,11 +31,7 @@ public sealed class MetricsTests
     {
         await using var gateway = new GatewayFactory(upstream: null);
         using var client = gateway.CreateTenantClient();
-        using (var response = await client.PostAsync("/v1/responses",
-                   new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Hi","stream":true}""", Encoding.UTF8, "application/json")))
-        {
-            await response.Content.ReadAsStringAsync();
-        }
+        await StreamOneAnswerAsync(client);
 
         // The record is committed before the stream ends, but the exporter caches a scrape briefly.
         string text = "";
@@ -54,6 +45,14 @@ public sealed class MetricsTests
         Assert.Contains("omnigateway_ledger_commits_total", text);
         Assert.Contains("omnigateway_ledger_commit_time_seconds_total", text);
         Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text);
+    }
+
+    private static async Task StreamOneAnswerAsync(HttpClient client)
+    {
+        using var response = await client.PostAsync("/v1/responses",
+            new StringContent("""{"model":"qwen3.5-omni-plus-all","input":"Hi","stream":true}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await response.Content.ReadAsStringAsync();
     }
 
     private static double LedgerRecords(string metrics) => metrics.Split('\n')
