@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
@@ -28,9 +29,9 @@ public sealed partial class ResponsesForwarder(
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
-        context.Request.Body = MemoryMarshal.TryGetArray(request.UpstreamBody, out var body)
-            ? new MemoryStream(body.Array!, body.Offset, body.Count, writable: false) // TryGetArray succeeded: Array is set
-            : new MemoryStream(request.UpstreamBody.ToArray(), writable: false);
+        // The validator writes into an ArrayBufferWriter, so the body is always array-backed: no copy here.
+        if (!MemoryMarshal.TryGetArray(request.UpstreamBody, out var body)) throw new UnreachableException("The enriched body is not array-backed.");
+        context.Request.Body = new MemoryStream(body.Array!, body.Offset, body.Count, writable: false); // TryGetArray succeeded: Array is set
         context.Request.ContentLength = request.UpstreamBody.Length;
 
         var usage = usageOptions.Value;
