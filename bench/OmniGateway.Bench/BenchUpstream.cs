@@ -31,12 +31,12 @@ public static class BenchUpstream
         {
             var shape = await JsonSerializer.DeserializeAsync<StreamShape>(context.Request.Body, JsonOptions);
             Volatile.Write(ref script, new StreamScript(shape!)); // a missing body is a driver bug: let it 500
-            Interlocked.Exchange(ref release, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            ReleaseHeld();
             return Results.NoContent();
         });
         app.MapPost("/control/release", () =>
         {
-            Volatile.Read(ref release).TrySetResult();
+            ReleaseHeld();
             return Results.NoContent();
         });
         app.MapGet("/healthz", () => "ok");
@@ -55,6 +55,10 @@ public static class BenchUpstream
             catch (IOException) { }
         });
         await app.RunAsync();
+
+        // Ends the streams held so far; streams that start afterwards wait on a fresh latch.
+        void ReleaseHeld() =>
+            Interlocked.Exchange(ref release, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
@@ -86,8 +90,6 @@ internal sealed class StreamScript
         events.Add("data: [DONE]\n\n");
         _events = events.Select(Encoding.UTF8.GetBytes).ToArray();
     }
-
-    public int EventCount => _events.Length;
 
     public async Task PlayAsync(HttpResponse response, Task released, CancellationToken cancellationToken)
     {

@@ -47,14 +47,9 @@ public sealed class Target : IDisposable
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
             var read = await stream.ReadAsync(buffer, cancellationToken);
             var first = Stopwatch.GetElapsedTime(start);
-            long bytes = read;
             if (afterFirstByte is not null) await afterFirstByte();
-            while (read > 0)
-            {
-                read = await stream.ReadAsync(buffer, cancellationToken);
-                bytes += read;
-            }
-            return new StreamTiming(first.TotalMilliseconds, Stopwatch.GetElapsedTime(start).TotalMilliseconds, bytes, 200);
+            while (read > 0) read = await stream.ReadAsync(buffer, cancellationToken);
+            return new StreamTiming(first.TotalMilliseconds, Stopwatch.GetElapsedTime(start).TotalMilliseconds, 200);
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException)
         {
@@ -69,10 +64,10 @@ public sealed class Target : IDisposable
     public void Dispose() => _client.Dispose();
 }
 
-public readonly record struct StreamTiming(double FirstByteMs, double LastByteMs, long Bytes, int Status)
+public readonly record struct StreamTiming(double FirstByteMs, double LastByteMs, int Status)
 {
     public bool Ok => Status == 200;
-    public static StreamTiming Failed(int status) => new(0, 0, 0, status);
+    public static StreamTiming Failed(int status) => new(0, 0, status);
 }
 
 /// <summary>The outcome of one closed-loop run against one target.</summary>

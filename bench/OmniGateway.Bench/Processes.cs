@@ -13,9 +13,8 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
 
-    private ChildProcess(string name, Process process, Uri baseUrl)
+    private ChildProcess(Process process, Uri baseUrl)
     {
-        Name = name;
         _process = process;
         BaseUrl = baseUrl;
         process.OutputDataReceived += (_, e) => Remember(e.Data);
@@ -24,16 +23,14 @@ public sealed class ChildProcess : IAsyncDisposable
         process.BeginErrorReadLine();
     }
 
-    public string Name { get; }
     public Uri BaseUrl { get; }
-    public int Id => _process.Id;
 
     public static async Task<ChildProcess> StartAsync(string name, ProcessStartInfo start, int port, string readyPath)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
-        var child = new ChildProcess(name, Process.Start(start) ?? throw new InvalidOperationException($"{name} did not start"), new Uri($"http://127.0.0.1:{port}"));
+        var child = new ChildProcess(Process.Start(start) ?? throw new InvalidOperationException($"{name} did not start"), new Uri($"http://127.0.0.1:{port}"));
         using var probe = new HttpClient { BaseAddress = child.BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
         for (var i = 0; i < 300; i++)
         {

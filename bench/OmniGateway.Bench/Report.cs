@@ -22,6 +22,10 @@ public static class Report
     private static string F(double value, string format = "0.00") =>
         double.IsNaN(value) ? "–" : value.ToString(format, CultureInfo.InvariantCulture);
 
+    /// <summary>An overhead cell: the target's figure minus direct's; blank on direct's own row.</summary>
+    private static string Over(string target, double value, double direct, string format = "0.00") =>
+        target == "direct" ? "" : F(value - direct, format);
+
     public static string Markdown(BenchResults r, TimeSpan took)
     {
         var md = new StringBuilder();
@@ -50,7 +54,7 @@ public static class Report
         {
             var direct = r.FirstByte.Single(d => d.Target == "direct");
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Target} | {row.Calls} | {F(row.P50, "0.000")} | {F(row.P90, "0.000")} | {F(row.P99, "0.000")} | {(row.Target == "direct" ? "" : F(row.P50 - direct.P50, "0.000"))} |");
+                $"| {row.Target} | {row.Calls} | {F(row.P50, "0.000")} | {F(row.P90, "0.000")} | {F(row.P99, "0.000")} | {Over(row.Target, row.P50, direct.P50, "0.000")} |");
         }
         md.AppendLine();
         md.AppendLine("Concurrent streams of 12 text deltas, 10 ms apart (ms):");
@@ -60,11 +64,10 @@ public static class Report
         foreach (var row in r.Latency)
         {
             var direct = r.Latency.Single(d => d.Concurrency == row.Concurrency && d.Target == "direct");
-            var isDirect = row.Target == "direct";
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {row.Concurrency} | {row.Target} | {row.Samples} | {row.Failures} | {F(row.FirstP50)} | {F(row.FirstP99)} | {F(row.LastP50)} | {F(row.LastP99)} | " +
-                $"{(isDirect ? "" : F(row.FirstP50 - direct.FirstP50))} | {(isDirect ? "" : F(row.FirstP99 - direct.FirstP99))} | " +
-                $"{(isDirect ? "" : F(row.LastP50 - direct.LastP50))} | {(isDirect ? "" : F(row.LastP99 - direct.LastP99))} | {row.LoadGeneratorCpu:P0} |");
+                $"{Over(row.Target, row.FirstP50, direct.FirstP50)} | {Over(row.Target, row.FirstP99, direct.FirstP99)} | " +
+                $"{Over(row.Target, row.LastP50, direct.LastP50)} | {Over(row.Target, row.LastP99, direct.LastP99)} | {row.LoadGeneratorCpu:P0} |");
         }
         md.AppendLine();
 
@@ -97,7 +100,7 @@ public static class Report
         {
             var direct = r.LargeBodies.Single(d => d.Scenario == row.Scenario && d.Target == "direct");
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Scenario} | {row.Target} | {F(row.P50Ms)} | {F(row.MinMs)} | {(row.Target == "direct" ? "" : F(row.P50Ms - direct.P50Ms))} | {row.Failures} |");
+                $"| {row.Scenario} | {row.Target} | {F(row.P50Ms)} | {F(row.MinMs)} | {Over(row.Target, row.P50Ms, direct.P50Ms)} | {row.Failures} |");
         }
         md.AppendLine();
 

@@ -55,12 +55,13 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         using var viaGateway = new Target("gateway", gateway.BaseUrl, Launch.TenantKey);
         using var viaNginx = nginx is null ? null : new Target("nginx", nginx.BaseUrl, Launch.UpstreamKey);
         var targets = Targets(direct, viaGateway, viaNginx).ToArray();
+        var clients = targets.Select(t => t.Target).ToArray();
 
-        await WarmUpAsync(targets.Select(t => t.Target));
-        await FirstByteAsync(results, targets.Select(t => t.Target).ToArray());
-        await LatencyAsync(results, targets.Select(t => t.Target).ToArray());
+        await WarmUpAsync(clients);
+        await FirstByteAsync(results, clients);
+        await LatencyAsync(results, clients);
         await ThroughputAsync(results.Throughput, targets);
-        await LargeBodiesAsync(results, targets.Select(t => t.Target).ToArray());
+        await LargeBodiesAsync(results, clients);
         await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
         await SoakAsync(results, viaGateway);
         return results;
@@ -190,8 +191,8 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     }));
                     if (i % 200 == 199) await Task.Delay(20); // stays under Kestrel's and nginx's accept backlog
                 }
-                var failedEarly = Task.WhenAll(streams);
-                if (await Task.WhenAny(allOpen.Task, failedEarly, Task.Delay(TimeSpan.FromMinutes(2))) != allOpen.Task)
+                var allEnded = Task.WhenAll(streams); // before all are open: some failed
+                if (await Task.WhenAny(allOpen.Task, allEnded, Task.Delay(TimeSpan.FromMinutes(2))) != allOpen.Task)
                     throw new InvalidOperationException($"only {opened} of {level} streams opened through {target.Name}");
                 await Task.Delay(TimeSpan.FromSeconds(1)); // settle: the last connections' handshakes are not idle cost
                 var open = process.Sample();
@@ -199,7 +200,6 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 var idle = process.Sample();
                 await _control.PostAsync("/control/release", null);
                 var done = await Task.WhenAll(streams);
-                await SetShapeAsync(new StreamShape(3, 0, 0, HoldUntilReleased: true)); // a fresh release latch
                 if (done.Any(d => !d.Ok)) throw new InvalidOperationException($"{done.Count(d => !d.Ok)} held streams through {target.Name} failed");
                 results.Scale.Add(new ScaleRow(level, target.Name,
                     (open.RssBytes - before.RssBytes) / 1024.0 / level,
