@@ -4,6 +4,7 @@ using OmniGateway.Errors;
 using OmniGateway.Observability;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
+using OmniGateway.Shutdown;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
@@ -21,6 +22,7 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
+builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 
 var app = builder.Build();

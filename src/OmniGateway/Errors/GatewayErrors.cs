@@ -64,6 +64,11 @@ public static class GatewayErrors
     public static GatewayError UpstreamRejected(int status, string? code, string message) =>
         new(status, InvalidRequest, code ?? "upstream_rejected", message);
 
+    public static GatewayError GatewayShuttingDown() =>
+        new(StatusCodes.Status503ServiceUnavailable, Upstream, "gateway_shutting_down",
+            "The gateway is shutting down (a deploy or restart) and ended this call before the answer was complete. Retry the request; another instance takes it.")
+        { RetryAfterSeconds = 1 };
+
     public static GatewayError UsageNotRecorded() =>
         new(StatusCodes.Status503ServiceUnavailable, Upstream, "usage_not_recorded",
             "The gateway could not record this response's usage, so it withholds the answer. Retry the request; if it persists, tell the gateway's operator.")

@@ -22,10 +22,13 @@ public sealed class GatewayMetrics
         _tokens = meter.CreateCounter<long>("omnigateway.tokens", description: "Tokens the upstream reported, by kind");
         _timeToFirstByte = meter.CreateHistogram<double>("omnigateway.time_to_first_event", "ms", "Request start to the upstream's first event relayed");
         _duration = meter.CreateHistogram<double>("omnigateway.response.duration", "ms", "Request start to the usage record");
-        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", description: "Calls between admission and their usage record");
+        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", description: "Calls being forwarded, from admission to their end");
     }
 
     public void CallStarted() => _activeStreams.Add(1);
+
+    /// <summary>In a finally beside <see cref="CallStarted"/>: no exception can leave the gauge unbalanced.</summary>
+    public void CallEnded() => _activeStreams.Add(-1);
 
     /// <summary>How well stream ends share commits (records ÷ commits) and what durability costs (commit seconds).</summary>
     public void ObserveLedger(GroupCommitLedger ledger)
@@ -37,7 +40,6 @@ public sealed class GatewayMetrics
 
     public void CallRecorded(UsageRecord record)
     {
-        _activeStreams.Add(-1);
         var tenant = new KeyValuePair<string, object?>("tenant", record.TenantId);
         var model = new KeyValuePair<string, object?>("model", record.Model);
         _responses.Add(1, tenant, model, new KeyValuePair<string, object?>("outcome", UsageRecord.OutcomeName(record.Outcome)));

@@ -20,6 +20,8 @@ public abstract class RelayTarget
     public abstract ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted);
 
     public const string StreamInterrupted = "upstream_stream_interrupted";
+    public const string UsageNotRecorded = "usage_not_recorded";
+    public const string ShuttingDown = "gateway_shutting_down";
 
     /// <summary>Nothing was sent yet and the call failed: an ordinary error response.</summary>
     public abstract Task FailAsync(GatewayError error);

@@ -39,7 +39,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         var gateway = new GatewayProcess(Process.Start(start)!, new Uri($"http://127.0.0.1:{port}"));
 
         using var probe = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 300; i++)
+        // 90 s: on a shared 2-core machine under a parallel build a cold start alone has taken over 30 s.
+        for (var i = 0; i < 900; i++)
         {
             if (gateway._process.HasExited) throw new InvalidOperationException("The gateway exited at start-up:\n" + gateway.LastLines);
             try
@@ -51,7 +52,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             catch (TaskCanceledException) { }
             await Task.Delay(100);
         }
-        throw new TimeoutException("The gateway did not answer /healthz within 30 s:\n" + gateway.LastLines);
+        throw new TimeoutException("The gateway did not answer /healthz within 90 s:\n" + gateway.LastLines);
     }
 
     /// <summary>SIGKILL: no shutdown hook, no flush, no drain runs.</summary>
@@ -60,6 +61,19 @@ public sealed class GatewayProcess : IAsyncDisposable
         _process.Kill(entireProcessTree: false);
         await _process.WaitForExitAsync();
     }
+
+    /// <summary>SIGTERM, as Kubernetes sends it on a deploy: the host's graceful shutdown runs.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
