@@ -35,7 +35,8 @@ public sealed partial class UpstreamRetryHandler(
             {
                 response = await base.SendAsync(request, cancellationToken);
             }
-            catch (HttpRequestException exception) when (!cancellationToken.IsCancellationRequested)
+            // A connect that exceeds Upstream:ConnectTimeout surfaces as a cancellation the caller did not ask for.
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 destinations.ReportFailure(destination, "could not be reached");
                 var delay = destinations.HasUntried(tried) ? TimeSpan.Zero : Backoff(attempt);
@@ -44,7 +45,7 @@ public sealed partial class UpstreamRetryHandler(
                     Log.GaveUp(logger, call?.RequestId, attempt, destination.Index, "connection failure");
                     throw;
                 }
-                Log.Retrying(logger, call!.RequestId, attempt, destination.Index, $"connection failure ({exception.HttpRequestError})", delay.TotalMilliseconds);
+                Log.Retrying(logger, call!.RequestId, attempt, destination.Index, exception is HttpRequestException { HttpRequestError: var error } ? $"connection failure ({error})" : "connection failure (connect timeout)", delay.TotalMilliseconds);
                 metrics.Retried(destination.Index, "connection_failure");
                 await Task.Delay(delay, time, cancellationToken);
                 continue;
