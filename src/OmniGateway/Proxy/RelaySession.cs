@@ -25,17 +25,21 @@ public sealed class RelaySession
         (RequestId, _tenant, Request, _time, _recorder, _metrics) = (requestId, tenant, request, time, recorder, metrics);
         _startedAt = time.GetUtcNow();
         _startTimestamp = time.GetTimestamp();
+        Upstream = new UpstreamCall(requestId, request.UpstreamBody);
     }
 
     public string RequestId { get; }
     public ValidatedRequest Request { get; }
+
+    /// <summary>Filled in by the retry handler: how many tries the call took.</summary>
+    public UpstreamCall Upstream { get; }
 
     public ValueTask RecordAsync(RelayResult result)
     {
         var terminal = result.Terminal;
         var record = new UsageRecord(RequestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, result.Started ? _time.GetElapsedTime(_startTimestamp, result.FirstEventTimestamp).TotalMilliseconds : null,
-            _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage);
+            _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts };
         _metrics.CallRecorded(record);
         return _recorder.RecordAsync(record);
     }

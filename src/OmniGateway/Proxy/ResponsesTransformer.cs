@@ -26,7 +26,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         CancellationToken cancellationToken)
     {
         proxyRequest.RequestUri = upstream.ResponsesUri;
-        proxyRequest.Headers.TryAddWithoutValidation("Authorization", upstream.AuthorizationValue);
+        proxyRequest.Options.Set(UpstreamCall.OptionsKey, session.Upstream); // the retry handler adds each try's destination and key
         proxyRequest.Headers.Accept.Add(EventStream);
         proxyRequest.Headers.TryAddWithoutValidation("x-request-id", session.RequestId);
         if (proxyRequest.Content is { } content)
@@ -44,7 +44,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         if (!proxyResponse.IsSuccessStatusCode || IsJson(proxyResponse))
         {
             // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Key, cancellationToken);
+            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Keys, cancellationToken);
             Result = new RelayResult(RelayEnd.Refused, null, 0, null);
             return false;
         }
