@@ -58,6 +58,7 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        (2, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres
