@@ -154,7 +154,7 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 5)),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 6)))
     {
-        // NULL in rows written before migration 2 added the column.
+        // NULL in rows written before migration 3 added the column.
         AllowedOrigins = reader.IsDBNull(first + 7) ? [] : JsonSerializer.Deserialize(reader.GetString(first + 7), TenantJson.Default.IReadOnlyListString) ?? [],
     };
 
