@@ -2,6 +2,7 @@ using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Cors;
 using OmniGateway.Errors;
+using OmniGateway.Hosting;
 using OmniGateway.Observability;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
@@ -12,6 +13,7 @@ using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
 
+ConfigurationWatch.PollConfigurationFiles(); // appsettings reload without a recursive watch of the content root (the ledger lives there)
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddObservability();      // Serilog, OpenTelemetry metrics, health

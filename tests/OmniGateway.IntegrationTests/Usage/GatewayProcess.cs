@@ -25,6 +25,8 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public Uri BaseUrl { get; }
 
+    public int Id => _process.Id;
+
     public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
 
     public static async Task<GatewayProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
