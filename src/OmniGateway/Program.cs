@@ -1,6 +1,7 @@
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
+using OmniGateway.Management;
 using OmniGateway.Observability;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
@@ -22,10 +23,12 @@ builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
+builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port
 
 var app = builder.Build();
 app.LogUpstreamMode();
 app.UseGatewayErrors();
+app.UseManagementPort();         // each endpoint answers on its own port only
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

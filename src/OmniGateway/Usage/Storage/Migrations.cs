@@ -58,6 +58,15 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // A deleted tenant's id is never given to a new tenant, which would read the old one's usage and budget
+        // totals. Tenants deleted before this step left their revoked keys behind: their ids are retired too.
+        (2, """
+            CREATE TABLE retired_tenant_ids (
+                id TEXT PRIMARY KEY,
+                retired_at_ms BIGINT NOT NULL);
+            INSERT INTO retired_tenant_ids (id, retired_at_ms)
+                SELECT DISTINCT k.tenant_id, 0 FROM tenant_keys k WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = k.tenant_id);
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres
