@@ -14,10 +14,10 @@ namespace OmniGateway.Proxy;
 /// </summary>
 public static class ErrorEventScrubber
 {
-    public static byte[] Rewrite(in ReadOnlySequence<byte> sseEvent, SseEventKind kind, string? serverKey)
+    public static byte[] Rewrite(in ReadOnlySequence<byte> sseEvent, SseEventKind kind, IReadOnlyList<string> serverKeys)
     {
         var data = Encoding.UTF8.GetString(SseFraming.Data(sseEvent));
-        var scrubbed = ScrubData(data, kind, serverKey);
+        var scrubbed = ScrubData(data, kind, serverKeys);
 
         var output = new ArrayBufferWriter<byte>((int)sseEvent.Length + 64);
         var wroteData = false;
@@ -32,29 +32,29 @@ public static class ErrorEventScrubber
                 continue;
             }
             // A comment is prose too; other fields (event:, id:) only lose the key itself, so ids stay usable.
-            var kept = line[0] == ':' ? UpstreamErrorMapper.Scrub(line, serverKey)
-                : string.IsNullOrEmpty(serverKey) ? line : line.Replace(serverKey, "[redacted]", StringComparison.Ordinal);
+            var kept = line[0] == ':' ? UpstreamErrorMapper.Scrub(line, serverKeys)
+                : RemoveKeys(line, serverKeys);
             Append(output, kept + "\n");
         }
         Append(output, "\n");
         return output.WrittenSpan.ToArray();
     }
 
-    private static string ScrubData(string data, SseEventKind kind, string? serverKey)
+    private static string ScrubData(string data, SseEventKind kind, IReadOnlyList<string> serverKeys)
     {
         JsonNode? root;
         try { root = JsonNode.Parse(data); }
         catch (JsonException) { root = null; }
-        if (root is not JsonObject evt) return UpstreamErrorMapper.Scrub(data, serverKey);
+        if (root is not JsonObject evt) return UpstreamErrorMapper.Scrub(data, serverKeys);
 
         // response.failed: only its error is prose; the response's id and output stay as sent, bar the key itself.
         var error = kind == SseEventKind.Failed ? evt["response"]?["error"] : evt;
-        if (error is not null) ScrubStrings(error, serverKey, skipType: true);
-        if (!string.IsNullOrEmpty(serverKey)) RemoveKey(evt, serverKey);
+        if (error is not null) ScrubStrings(error, serverKeys, skipType: true);
+        RemoveKeys(evt, serverKeys);
         return evt.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
-    private static void ScrubStrings(JsonNode node, string? serverKey, bool skipType)
+    private static void ScrubStrings(JsonNode node, IReadOnlyList<string> serverKeys, bool skipType)
     {
         switch (node)
         {
@@ -62,42 +62,49 @@ public static class ErrorEventScrubber
                 foreach (var (name, value) in obj.ToList())
                 {
                     if (value is null || (skipType && name == "type")) continue;
-                    if (value is JsonValue v && v.TryGetValue<string>(out var text)) obj[name] = UpstreamErrorMapper.Scrub(text, serverKey);
-                    else ScrubStrings(value, serverKey, skipType: false);
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text)) obj[name] = UpstreamErrorMapper.Scrub(text, serverKeys);
+                    else ScrubStrings(value, serverKeys, skipType: false);
                 }
                 break;
             case JsonArray array:
                 for (var i = 0; i < array.Count; i++)
                 {
-                    if (array[i] is JsonValue v && v.TryGetValue<string>(out var text)) array[i] = UpstreamErrorMapper.Scrub(text, serverKey);
-                    else if (array[i] is { } child) ScrubStrings(child, serverKey, skipType: false);
+                    if (array[i] is JsonValue v && v.TryGetValue<string>(out var text)) array[i] = UpstreamErrorMapper.Scrub(text, serverKeys);
+                    else if (array[i] is { } child) ScrubStrings(child, serverKeys, skipType: false);
                 }
                 break;
         }
     }
 
-    /// <summary>The server key, wherever it stands in the event, and only the key: no false positives.</summary>
-    private static void RemoveKey(JsonNode node, string serverKey)
+    /// <summary>The server keys, wherever they stand in the event, and only they: no false positives.</summary>
+    private static void RemoveKeys(JsonNode node, IReadOnlyList<string> serverKeys)
     {
         switch (node)
         {
             case JsonObject obj:
                 foreach (var (name, value) in obj.ToList())
                 {
-                    if (value is JsonValue v && v.TryGetValue<string>(out var text) && text.Contains(serverKey, StringComparison.Ordinal))
-                        obj[name] = text.Replace(serverKey, "[redacted]", StringComparison.Ordinal);
-                    else if (value is not null) RemoveKey(value, serverKey);
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text)) obj[name] = RemoveKeys(text, serverKeys);
+                    else if (value is not null) RemoveKeys(value, serverKeys);
                 }
                 break;
             case JsonArray array:
                 for (var i = 0; i < array.Count; i++)
                 {
-                    if (array[i] is JsonValue v && v.TryGetValue<string>(out var text) && text.Contains(serverKey, StringComparison.Ordinal))
-                        array[i] = text.Replace(serverKey, "[redacted]", StringComparison.Ordinal);
-                    else if (array[i] is { } child) RemoveKey(child, serverKey);
+                    if (array[i] is JsonValue v && v.TryGetValue<string>(out var text)) array[i] = RemoveKeys(text, serverKeys);
+                    else if (array[i] is { } child) RemoveKeys(child, serverKeys);
                 }
                 break;
         }
+    }
+
+    private static string RemoveKeys(string text, IReadOnlyList<string> serverKeys)
+    {
+        foreach (var key in serverKeys)
+        {
+            if (key.Length > 0) text = text.Replace(key, "[redacted]", StringComparison.Ordinal);
+        }
+        return text;
     }
 
     private static void Append(ArrayBufferWriter<byte> output, string text)

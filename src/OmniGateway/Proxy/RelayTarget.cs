@@ -26,7 +26,7 @@ public abstract class RelayTarget
 }
 
 /// <summary>Relays to the caller byte for byte (error events excepted, scrubbed), one flush per batch of events as they arrive.</summary>
-public sealed class ClientStreamTarget(HttpContext context, string? serverKey) : RelayTarget
+public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string> serverKeys) : RelayTarget
 {
     private readonly HttpResponse _response = context.Response;
 
@@ -47,7 +47,7 @@ public sealed class ClientStreamTarget(HttpContext context, string? serverKey) :
         if (kind is SseEventKind.Error or SseEventKind.Failed)
         {
             // The upstream's prose may echo its credentials: these events alone are parsed and rewritten.
-            writer.Write(ErrorEventScrubber.Rewrite(bytes, kind, serverKey));
+            writer.Write(ErrorEventScrubber.Rewrite(bytes, kind, serverKeys));
             return;
         }
         foreach (var segment in bytes) writer.Write(segment.Span);

@@ -58,9 +58,11 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
+        (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
         // A deleted tenant's id is never given to a new tenant, which would read the old one's usage and budget
         // totals. Tenants deleted before this step left their revoked keys behind: their ids are retired too.
-        (2, """
+        (3, """
             CREATE TABLE retired_tenant_ids (
                 id TEXT PRIMARY KEY,
                 retired_at_ms BIGINT NOT NULL);
