@@ -3,6 +3,7 @@ using OmniGateway.Catalog;
 using OmniGateway.Cors;
 using OmniGateway.Errors;
 using OmniGateway.Hosting;
+using OmniGateway.Management;
 using OmniGateway.Observability;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
@@ -29,11 +30,13 @@ builder.AddSimulator();          // used when Upstream:Mode resolves to Simulato
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
 builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
+builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port
 
 var app = builder.Build();
 app.LogUpstreamMode();
 app.UseGatewayErrors();
 app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
+app.UseManagementPort();         // each endpoint answers on its own port only
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

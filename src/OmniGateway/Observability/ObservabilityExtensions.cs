@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
+using OmniGateway.Management;
 using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -54,13 +55,13 @@ public static partial class ObservabilityExtensions
 
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
         app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
-        }).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        }).AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().OnManagementPort();
         return app;
     }
 
@@ -75,6 +76,9 @@ public static partial class ObservabilityExtensions
     private static Task WriteReadiness(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
+        // The API port says only ready or not; which checks failed and why is for the management port.
+        if (!ManagementPort.IsManagementRequest(context))
+            return JsonSerializer.SerializeAsync(context.Response.Body, new { status = report.Status.ToString().ToLowerInvariant() });
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {
             status = report.Status.ToString().ToLowerInvariant(),
