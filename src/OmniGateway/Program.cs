@@ -25,6 +25,7 @@ builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 
 var app = builder.Build();
 app.LogUpstreamMode();
+app.UseAccessLog();             // one line per request, at its end
 app.UseGatewayErrors();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using OpenTelemetry.Metrics;
 using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -10,7 +9,10 @@ namespace OmniGateway.Observability;
 
 public static partial class ObservabilityExtensions
 {
-    /// <summary>Serilog, OpenTelemetry metrics (Prometheus at /metrics) and health checks.</summary>
+    // Serilog's default text line plus the request's trace id (empty outside a request); JSON carries it as @tr.
+    private const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {TraceId}{NewLine}{Exception}";
+
+    /// <summary>Serilog, OpenTelemetry (Prometheus at /metrics; OTLP traces and metrics when configured) and health checks.</summary>
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
@@ -28,15 +30,9 @@ public static partial class ObservabilityExtensions
                 // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
                 .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
             if (json) logger.WriteTo.Console(new RenderedCompactJsonFormatter());
-            else logger.WriteTo.Console();
+            else logger.WriteTo.Console(outputTemplate: TextTemplate);
         });
-        builder.Services.AddSingleton<GatewayMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(GatewayMetrics.MeterName)
-            // The runtime's own meter: GC heap, working set, thread pool — how operators (and bench/) see a leak.
-            .AddMeter("System.Runtime")
-            .AddAspNetCoreInstrumentation()
-            .AddPrometheusExporter());
+        builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks()
             .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
         return builder;

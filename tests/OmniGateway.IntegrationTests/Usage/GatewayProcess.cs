@@ -12,6 +12,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
 
     private GatewayProcess(Process process, Uri baseUrl)
     {
@@ -24,6 +25,9 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     public Uri BaseUrl { get; }
+
+    /// <summary>Every line the process wrote, stdout and stderr, in arrival order.</summary>
+    public IReadOnlyCollection<string> Output => _output;
 
     public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
 
@@ -70,6 +74,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     private void Remember(string? line)
     {
         if (line is null) return;
+        _output.Enqueue(line);
         lock (_lastLines)
         {
             _lastLines.Enqueue(line);
