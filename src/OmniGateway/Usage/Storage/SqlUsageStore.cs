@@ -7,9 +7,11 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
 {
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
-            upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms)
+            upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
+            upstream_attempts)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
-            @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms)
+            @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
+            @upstream_attempts)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -156,6 +158,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@total_tokens", usage?.TotalTokens);
         Add(parameters, create, "@usage_json", usage?.RawJson);
         Add(parameters, create, "@recorded_at_ms", recordedAt);
+        Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
     };
 
     private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens) delta) =>
