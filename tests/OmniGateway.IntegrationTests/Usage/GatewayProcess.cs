@@ -33,6 +33,21 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public static async Task<GatewayProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
     {
+        // FreePort's port may be taken by another test's process before the gateway binds it: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortAsync(settings, workingDirectory);
+            }
+            catch (InvalidOperationException exception) when (attempt < 3 && exception.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<GatewayProcess> StartOnFreePortAsync(IDictionary<string, string?> settings, string workingDirectory)
+    {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(GatewayDll());
