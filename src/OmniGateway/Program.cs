@@ -34,6 +34,7 @@ builder.AddManagementPort();     // Management:Port (9464): /metrics and detaile
 
 var app = builder.Build();
 app.LogUpstreamMode();
+app.UseAccessLog();             // one line per request, at its end
 app.UseGatewayErrors();
 app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
 app.UseManagementPort();         // each endpoint answers on its own port only

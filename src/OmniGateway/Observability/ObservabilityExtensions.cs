@@ -14,7 +14,10 @@ public static partial class ObservabilityExtensions
     /// <summary>Log events queued for the console writer before callers wait: seconds of a busy gateway's lines.</summary>
     private const int LogBufferSize = 10_000;
 
-    /// <summary>Serilog, OpenTelemetry metrics (Prometheus at /metrics) and health checks.</summary>
+    // Serilog's default text line plus the request's trace id (empty outside a request); JSON carries it as @tr.
+    private const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {TraceId}{NewLine}{Exception}";
+
+    /// <summary>Serilog, OpenTelemetry (Prometheus at /metrics; OTLP traces and metrics when configured) and health checks.</summary>
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
@@ -38,16 +41,10 @@ public static partial class ObservabilityExtensions
             logger.WriteTo.Async(sink =>
             {
                 if (json) sink.Console(new CompactJsonFormatter());
-                else sink.Console();
+                else sink.Console(outputTemplate: TextTemplate);
             }, bufferSize: LogBufferSize, blockWhenFull: true);
         });
-        builder.Services.AddSingleton<GatewayMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(GatewayMetrics.MeterName)
-            // The runtime's own meter: GC heap, working set, thread pool — how operators (and bench/) see a leak.
-            .AddMeter("System.Runtime")
-            .AddAspNetCoreInstrumentation()
-            .AddPrometheusExporter());
+        builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks()
             .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
         return builder;

@@ -28,6 +28,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private Task _writer = Task.CompletedTask;
     private Task _refresher = Task.CompletedTask;
     private int _disposed;
+    private long _queued;
 
     /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
@@ -43,6 +44,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 
     /// <summary>Time spent inside commits: divided by <see cref="RecordsCommitted"/>, what durability costs one record.</summary>
     public TimeSpan CommitTime { get; private set; }
+
+    /// <summary>Records queued and not yet taken by the writer. Counted here: this channel kind cannot count itself.</summary>
+    public long QueueDepth => Volatile.Read(ref _queued);
 
     /// <summary>Set while the last commit failed; readiness reports it.</summary>
     public Exception? LastFailure { get; private set; }
@@ -67,7 +71,12 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public ValueTask AppendAsync(UsageRecord record, CancellationToken cancellationToken)
     {
         var pending = new Pending(record);
-        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        }
         return new ValueTask(pending.Task);
     }
 
@@ -86,6 +95,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 if (item.Record is null) refresh = true;
                 else batch.Add(item);
             }
+            Interlocked.Add(ref _queued, -batch.Count);
             if (batch.Count > 0)
             {
                 records.Clear();

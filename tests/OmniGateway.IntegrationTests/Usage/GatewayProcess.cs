@@ -12,6 +12,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
 
     private GatewayProcess(Process process, Uri baseUrl)
     {
@@ -27,9 +28,27 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>Every line the process wrote, stdout and stderr, in arrival order.</summary>
+    public IReadOnlyCollection<string> Output => _output;
+
     public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
 
     public static async Task<GatewayProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
+    {
+        // FreePort's port may be taken by another test's process before the gateway binds it: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortAsync(settings, workingDirectory);
+            }
+            catch (InvalidOperationException exception) when (attempt < 3 && exception.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<GatewayProcess> StartOnFreePortAsync(IDictionary<string, string?> settings, string workingDirectory)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -87,6 +106,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     private void Remember(string? line)
     {
         if (line is null) return;
+        _output.Enqueue(line);
         lock (_lastLines)
         {
             _lastLines.Enqueue(line);
