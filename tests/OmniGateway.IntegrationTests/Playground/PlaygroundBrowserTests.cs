@@ -16,7 +16,8 @@ namespace OmniGateway.IntegrationTests.Playground;
 /// The playground, the usage view and CORS in a real headless Chromium: tests/browser/playground.test.mjs
 /// (node's test runner, playwright-core driving Debian's /usr/bin/chromium; ./test.sh installs both) against
 /// this gateway in simulator mode, on a real port, with usage seeded through the real ledger and two pages on
-/// other loopback origins — one a tenant allows, one nobody does. The screenshots it takes land in docs/screenshots.
+/// other loopback origins — one a tenant allows, one nobody does. Its screenshots go to the test output folder, or to
+/// docs/screenshots with OMNIGATEWAY_UPDATE_SCREENSHOTS=1.
 /// </summary>
 public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 {
@@ -58,7 +59,10 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
         }
         await ledger.AppendAsync(Record("beta", new DateTimeOffset(today.AddDays(-2), TimeSpan.Zero).AddHours(9), 777, 0, 333), CancellationToken.None);
 
-        var screenshots = Path.Combine(root, "docs", "screenshots");
+        // Into the README's docs/screenshots on request only, so a test run leaves the checkout clean.
+        var screenshots = Environment.GetEnvironmentVariable("OMNIGATEWAY_UPDATE_SCREENSHOTS") == "1"
+            ? Path.Combine(root, "docs", "screenshots")
+            : Path.Combine(AppContext.BaseDirectory, "screenshots");
         Directory.CreateDirectory(screenshots);
         var (exitCode, log) = await RunNodeAsync(Path.GetDirectoryName(script)!, ["--test", "--test-reporter=spec", script], new Dictionary<string, string>
         {
