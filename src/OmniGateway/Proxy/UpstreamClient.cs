@@ -35,6 +35,9 @@ public sealed class UpstreamClient : IDisposable
                 ConnectTimeout = upstream.ConnectTimeout,
                 EnableMultipleHttp2Connections = true,
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+                // An answer the relay abandons (a client gone mid-generation) closes its connection, which
+                // stops the generation; draining it to reuse the connection would let the upstream run on.
+                MaxResponseDrainSize = 0,
                 ActivityHeadersPropagator = null,
             };
             // A validator guarantees every key in Live mode.
