@@ -60,10 +60,9 @@ public sealed class CrashTests(ITestOutputHelper output)
                 }
             })).ToArray();
 
-            // At least 3 s, and on a loaded machine until more calls completed than there are clients (what the
-            // assertion below needs to mean anything), so the kill still lands with streams in flight.
+            // At least 3 s, and on past the first rounds of completions however loaded the machine is (bounded).
             await Task.Delay(TimeSpan.FromSeconds(3));
-            for (var waited = 0; completed.Count <= Workers && waited < 600; waited++) await Task.Delay(100);
+            for (var waited = 0; completed.Count <= 2 * Workers && waited < 600; waited++) await Task.Delay(100);
             inFlightAtKill = Volatile.Read(ref inFlight);
             await gateway.KillAsync();
             await stop.CancelAsync();

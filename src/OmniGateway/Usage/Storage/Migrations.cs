@@ -60,6 +60,8 @@ internal static class Migrations
             """),
         // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
+        // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
+        (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres
