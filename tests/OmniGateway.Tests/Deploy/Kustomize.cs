@@ -113,7 +113,7 @@ internal static class Kustomize
                 process.StandardInput.Write(input);
                 process.StandardInput.Close();
             }
-            if (!process.WaitForExit(TimeSpan.FromMinutes(5))) process.Kill(entireProcessTree: true);
+            if (!process.WaitForExit(TimeSpan.FromMinutes(20))) process.Kill(entireProcessTree: true); // a publish on a loaded 2-core machine takes minutes
             process.WaitForExit();
             (output, error) = (stdout.Result, stderr.Result);
             return process.ExitCode;
