@@ -37,6 +37,9 @@ public sealed class GatewayMetrics
 
     public void CallStarted() => _activeStreams.Add(1);
 
+    /// <summary>In a finally beside <see cref="CallStarted"/>: no exception can leave the gauge unbalanced.</summary>
+    public void CallEnded() => _activeStreams.Add(-1);
+
     /// <summary>How well stream ends share commits (records ÷ commits), what durability costs (commit seconds)
     /// and whether the writer keeps up (records queued for it).</summary>
     public void ObserveLedger(GroupCommitLedger ledger)
@@ -50,7 +53,6 @@ public sealed class GatewayMetrics
 
     public void CallRecorded(UsageRecord record)
     {
-        _activeStreams.Add(-1);
         var tenant = new KeyValuePair<string, object?>("tenant", record.TenantId);
         var model = new KeyValuePair<string, object?>("model", record.Model);
         _responses.Add(1, tenant, model, new KeyValuePair<string, object?>("outcome", UsageRecord.OutcomeName(record.Outcome)));

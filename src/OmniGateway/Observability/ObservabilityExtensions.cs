@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using OmniGateway.Management;
 using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -9,6 +11,9 @@ namespace OmniGateway.Observability;
 
 public static partial class ObservabilityExtensions
 {
+    /// <summary>Log events queued for the console writer before callers wait: seconds of a busy gateway's lines.</summary>
+    private const int LogBufferSize = 10_000;
+
     // Serilog's default text line plus the request's trace id (empty outside a request); JSON carries it as @tr.
     private const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {TraceId}{NewLine}{Exception}";
 
@@ -29,8 +34,15 @@ public static partial class ObservabilityExtensions
                 .MinimumLevel.Override("Yarp", Serilog.Events.LogEventLevel.Warning)
                 // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
                 .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
-            if (json) logger.WriteTo.Console(new RenderedCompactJsonFormatter());
-            else logger.WriteTo.Console(outputTemplate: TextTemplate);
+            // Off the request's thread: a stream's completion waits for its UsageRecorded line to be handed over,
+            // not for the console write. blockWhenFull: under a flood the callers wait rather than lines vanish.
+            // Compact JSON with the template (@mt) and its properties: rendering the message on every call was
+            // the formatter's main cost, and every CLEF reader (Seq, jq, Loki) renders it from the two when shown.
+            logger.WriteTo.Async(sink =>
+            {
+                if (json) sink.Console(new CompactJsonFormatter());
+                else sink.Console(outputTemplate: TextTemplate);
+            }, bufferSize: LogBufferSize, blockWhenFull: true);
         });
         builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks()
@@ -40,13 +52,13 @@ public static partial class ObservabilityExtensions
 
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
         app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
-        }).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        }).AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().OnManagementPort();
         return app;
     }
 
@@ -61,6 +73,9 @@ public static partial class ObservabilityExtensions
     private static Task WriteReadiness(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
+        // The API port says only ready or not; which checks failed and why is for the management port.
+        if (!ManagementPort.IsManagementRequest(context))
+            return JsonSerializer.SerializeAsync(context.Response.Body, new { status = report.Status.ToString().ToLowerInvariant() });
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {
             status = report.Status.ToString().ToLowerInvariant(),

@@ -100,7 +100,7 @@ public sealed class TracingTests : IAsyncLifetime
 
         // 5. Every log line of the request carries its trace id, the access-log line among them.
         var lines = await LogLinesOfRequestAsync(requestId);
-        Assert.Contains(lines, l => l.TryGetProperty("@i", out _) && l.GetProperty("RequestId").GetString() == requestId
+        Assert.Contains(lines, l => l.GetProperty("RequestId").GetString() == requestId
             && l.TryGetProperty("UpstreamResponseId", out _)); // UsageRecorded
         var access = Assert.Single(lines, l => l.TryGetProperty("StatusCode", out _) && l.TryGetProperty("DurationMs", out _));
         Assert.Equal("POST", access.GetProperty("Method").GetString());
