@@ -169,6 +169,7 @@ public static class Launch
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
         var env = start.Environment;
         env["ASPNETCORE_ENVIRONMENT"] = "Production";
+        env["Management__Port"] = "0"; // /metrics on the API port, as the scenarios read it; no clash with other gateways
         env["Upstream__Mode"] = "Live";
         env["Upstream__BaseUrl"] = upstream.ToString().TrimEnd('/');
         env["Upstream__ApiKey"] = UpstreamKey;

@@ -3,10 +3,12 @@ using OmniGateway.Catalog;
 using OmniGateway.Cors;
 using OmniGateway.Errors;
 using OmniGateway.Hosting;
+using OmniGateway.Management;
 using OmniGateway.Observability;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
+using OmniGateway.Shutdown;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
@@ -26,12 +28,16 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
+builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
+builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port
 
 var app = builder.Build();
 app.LogUpstreamMode();
+app.UseAccessLog();             // one line per request, at its end
 app.UseGatewayErrors();
 app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
+app.UseManagementPort();         // each endpoint answers on its own port only
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -43,6 +45,7 @@ public sealed class FakeUpstream : IAsyncDisposable
             upstream.Requests.Enqueue(new RecordedRequest(
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
                 body.ToArray()));
+            context.Items[MaxOutputTokensItem] = MaxOutputTokens(body.ToArray());
             context.RequestAborted.Register(() => upstream.RequestAborted.TrySetResult());
             try
             {
@@ -61,11 +64,17 @@ public sealed class FakeUpstream : IAsyncDisposable
         return upstream;
     }
 
-    /// <summary>Replays a recorded stream event by event, flushing each and pausing between them.</summary>
+    private const string MaxOutputTokensItem = "max_output_tokens";
+
+    /// <summary>
+    /// Replays a recorded stream event by event, flushing each and pausing between them. A request's
+    /// <c>max_output_tokens</c> is honoured as a real model does (see <see cref="CapOutput"/>).
+    /// </summary>
     public static async Task PlayAsync(HttpContext context, byte[] stream, TimeSpan delay, int? abortAfterEvents = null)
     {
         context.Response.ContentType = "text/event-stream";
         var events = Fixtures.SplitEvents(stream);
+        if (context.Items[MaxOutputTokensItem] is long cap) events = CapOutput(events, cap);
         for (var i = 0; i < events.Count; i++)
         {
             if (abortAfterEvents == i)
@@ -76,6 +85,76 @@ public sealed class FakeUpstream : IAsyncDisposable
             await context.Response.Body.WriteAsync(events[i], context.RequestAborted);
             await context.Response.Body.FlushAsync(context.RequestAborted);
             if (delay > TimeSpan.Zero) await Task.Delay(delay, context.RequestAborted);
+        }
+    }
+
+    /// <summary>
+    /// What a model told <c>max_output_tokens: cap</c> sends when the recorded answer is longer: the
+    /// recording's output tokens spread evenly over its delta events, as many deltas as fit the cap,
+    /// the message item done with status <c>incomplete</c>, then <c>response.incomplete</c>
+    /// (<c>incomplete_details.reason: max_output_tokens</c>) whose usage bills exactly the cap, and <c>[DONE]</c>.
+    /// </summary>
+    public static List<byte[]> CapOutput(List<byte[]> events, long cap)
+    {
+        var parsed = events.Select(Data).ToList();
+        var completedAt = parsed.FindIndex(e => Type(e) == "response.completed");
+        if (completedAt < 0) return events;
+        var completed = parsed[completedAt]!;
+        var usage = completed["response"]!["usage"]!.AsObject();
+        var output = usage["output_tokens"]!.GetValue<long>();
+        if (output <= cap) return events;
+
+        var deltas = parsed.Count(e => Type(e) is { } t && t.EndsWith(".delta", StringComparison.Ordinal));
+        var allowed = deltas == 0 ? 0 : (int)(deltas * cap / output);
+        var capped = new List<byte[]>();
+        JsonNode? item = null;
+        for (var i = 0; i < completedAt; i++)
+        {
+            var type = Type(parsed[i]);
+            if (type is null || type.EndsWith(".done", StringComparison.Ordinal)) continue; // the answer stops before its done events
+            if (type == "response.output_item.added") item ??= parsed[i]!["item"]?.DeepClone();
+            if (type.EndsWith(".delta", StringComparison.Ordinal) && allowed-- <= 0) break;
+            capped.Add(events[i]);
+        }
+        if (item is JsonObject message)
+        {
+            message["status"] = "incomplete";
+            capped.Add(Event("response.output_item.done", new JsonObject { ["type"] = "response.output_item.done", ["output_index"] = 0, ["item"] = message }));
+        }
+        var response = completed["response"]!.AsObject();
+        response["status"] = "incomplete";
+        response["incomplete_details"] = new JsonObject { ["reason"] = "max_output_tokens" };
+        response["max_output_tokens"] = cap;
+        usage["output_tokens"] = cap;
+        usage["total_tokens"] = usage["input_tokens"]!.GetValue<long>() + cap;
+        if (usage["output_tokens_details"] is JsonObject details && details["reasoning_tokens"]?.GetValue<long>() > cap) details["reasoning_tokens"] = cap;
+        completed["type"] = "response.incomplete";
+        capped.Add(Event("response.incomplete", completed));
+        capped.Add("data: [DONE]\n\n"u8.ToArray());
+        return capped;
+
+        static JsonNode? Data(byte[] sseEvent)
+        {
+            var line = Encoding.UTF8.GetString(sseEvent).Split('\n').FirstOrDefault(l => l.StartsWith("data: {", StringComparison.Ordinal));
+            return line is null ? null : JsonNode.Parse(line["data: ".Length..]);
+        }
+
+        static string? Type(JsonNode? data) => data?["type"]?.GetValue<string>();
+
+        static byte[] Event(string type, JsonNode data) => Encoding.UTF8.GetBytes($"event: {type}\ndata: {data.ToJsonString()}\n\n");
+    }
+
+    private static long? MaxOutputTokens(byte[] body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("max_output_tokens", out var cap)
+                && cap.ValueKind == JsonValueKind.Number && cap.TryGetInt64(out var value) ? value : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

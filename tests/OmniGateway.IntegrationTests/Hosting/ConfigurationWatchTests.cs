@@ -25,9 +25,9 @@ public sealed class ConfigurationWatchTests
             await using var gateway = await GatewayProcess.StartAsync(settings, contentRoot.FullName);
             Assert.True(File.Exists(Path.Combine(contentRoot.FullName, "data", "omnigateway.db")), "the default ledger is not under the content root");
 
-            var watches = Directory.GetFiles($"/proc/{gateway.Id}/fd")
+            var watches = Directory.GetFiles($"/proc/{gateway.ProcessId}/fd")
                 .Where(fd => new FileInfo(fd).LinkTarget?.Contains("inotify", StringComparison.Ordinal) == true)
-                .Sum(fd => File.ReadLines($"/proc/{gateway.Id}/fdinfo/{Path.GetFileName(fd)}").Count(l => l.StartsWith("inotify ", StringComparison.Ordinal)));
+                .Sum(fd => File.ReadLines($"/proc/{gateway.ProcessId}/fdinfo/{Path.GetFileName(fd)}").Count(l => l.StartsWith("inotify ", StringComparison.Ordinal)));
             Assert.Equal(0, watches);
         }
         finally
