@@ -22,6 +22,8 @@ public static class TenantRateLimitsExtensions
     public static IHostApplicationBuilder AddTenantRateLimits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<TokensPerMinute>();
+        builder.Services.AddSingleton<AdmissionMetrics>();
+        builder.Services.AddSingleton<TokenAdmission>();
         builder.Services.AddRateLimiter(options =>
         {
             var perMinute = RequestsPerMinute();

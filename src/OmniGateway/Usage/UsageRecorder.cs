@@ -19,7 +19,7 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
             throw;
         }
         var usage = record.Usage;
-        if (usage is not null) tokensPerMinute.Add(record.TenantId, usage.TotalTokens);
+        tokensPerMinute.Add(record.TenantId, record.ChargedTokens);
         Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
             record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, UsageRecord.OutcomeName(record.Outcome), record.UpstreamResponseId,
             usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);

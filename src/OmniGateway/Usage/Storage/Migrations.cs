@@ -58,6 +58,12 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // What admission reserved, charged to budgets in place of usage the upstream never reported.
+        (2, """
+            ALTER TABLE usage_records ADD COLUMN reserved_tokens BIGINT NULL;
+            ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
+            UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres
