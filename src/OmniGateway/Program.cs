@@ -16,7 +16,7 @@ builder.AddGatewayErrors();      // one error shape
 builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath configuration
 builder.AddTenants();            // Gateway:Tenants
 builder.AddTenantAuth();         // 3 key header forms → tenant | admin
-builder.AddTenantRateLimits();   // RequestsPerMinute, ConcurrentStreams, TokensPerMinute → 429
+builder.AddTenantRateLimits();   // one admission step: requests, streams, tokens per minute, budgets → 429
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
@@ -28,7 +28,6 @@ app.LogUpstreamMode();
 app.UseGatewayErrors();
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseRateLimiter();
 
 app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices

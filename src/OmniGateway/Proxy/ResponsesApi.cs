@@ -34,7 +34,7 @@ public static class ResponsesApi
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
-        TokenAdmission tokenAdmission)
+        TenantAdmission admission)
     {
         var tenant = context.GetTenant();
 
@@ -49,9 +49,9 @@ public static class ResponsesApi
         if (outcome.Error is { } error) { await error.WriteAsync(context); return; }
 
         // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
-        //    (requests per minute and open streams were checked by the rate limiter before the body was read).
+        //    (requests per minute and open streams were checked by the route's admission filter before the body was read).
         //    The reservations are released when the call ends, after its record is stored.
-        using var admitted = tokenAdmission.Admit(tenant, outcome.Request!); // one of Request/Error is always set
+        using var admitted = admission.AdmitTokens(tenant, outcome.Request!); // one of Request/Error is always set
         if (admitted.Rejection is { } refused) { await refused.WriteAsync(context); return; }
 
         await forwarder.ForwardAsync(context, tenant, admitted.Request);

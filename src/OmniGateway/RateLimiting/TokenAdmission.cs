@@ -10,22 +10,17 @@ namespace OmniGateway.RateLimiting;
 /// call: the budgets reserve the call's input estimate plus its output cap, lowered to fit, and tokens per
 /// minute counts that reservation in flight. The lowered cap is what the upstream is sent.
 /// </summary>
-public sealed class TokenAdmission(TokenBudgets budgets, TokensPerMinute tokensPerMinute, AdmissionMetrics metrics)
+public sealed class TokenAdmission(TokenBudgets budgets, TokensPerMinute tokensPerMinute)
 {
     public AdmittedTokens Admit(TenantContext tenant, ValidatedRequest request)
     {
         var budget = budgets.Admit(tenant, request.InputTokenEstimate, request.MaxOutputTokens);
-        if (budget.Rejection is { } overBudget)
-        {
-            metrics.Refused("token_budget");
-            return new AdmittedTokens(request, overBudget, null, null);
-        }
+        if (budget.Rejection is { } overBudget) return new AdmittedTokens(request, overBudget, null, null) { RefusedLimit = "token_budget" };
         var (perMinute, overRate) = tokensPerMinute.Admit(tenant, budget.ReservedTokens);
         if (overRate is not null)
         {
             budget.Dispose();
-            metrics.Refused("tokens_per_minute");
-            return new AdmittedTokens(request, overRate, null, null);
+            return new AdmittedTokens(request, overRate, null, null) { RefusedLimit = "tokens_per_minute" };
         }
         if (budget.OutputTokens < request.MaxOutputTokens) request.ForwardMaxOutputTokens(budget.OutputTokens);
         return new AdmittedTokens(request with { ReservedTokens = budget.ReservedTokens }, null, budget, perMinute);
@@ -39,6 +34,9 @@ public sealed class AdmittedTokens(ValidatedRequest request, GatewayError? rejec
     public ValidatedRequest Request { get; } = request;
 
     public GatewayError? Rejection { get; } = rejection;
+
+    /// <summary>Which limit refused: <c>token_budget</c> or <c>tokens_per_minute</c>.</summary>
+    public string? RefusedLimit { get; init; }
 
     public void Dispose()
     {
