@@ -27,6 +27,9 @@ public sealed record UsageRecord(
     string? UpstreamResponseId,
     UpstreamUsage? Usage)
 {
+    /// <summary>Tries the upstream call took (retries before the first byte); 0 when it never reached the upstream.</summary>
+    public int UpstreamAttempts { get; init; }
+
     /// <summary>Admission's reservation (input estimate plus output cap); null when the call held none.</summary>
     public long? ReservedTokens { get; init; }
 

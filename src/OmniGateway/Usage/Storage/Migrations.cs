@@ -58,8 +58,10 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
+        (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
         // What admission reserved, charged to budgets in place of usage the upstream never reported.
-        (2, """
+        (3, """
             ALTER TABLE usage_records ADD COLUMN reserved_tokens BIGINT NULL;
             ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
             UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;

@@ -59,7 +59,7 @@ public sealed partial class SqlUsageStore
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
-                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, reserved_tokens
+                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts, reserved_tokens
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
         if (tenantId is not null) command.AddParameter("@tenant", tenantId);
@@ -73,7 +73,8 @@ public sealed partial class SqlUsageStore
                 reader.GetNullableString(4), reader.GetString(5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
                 reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
             {
-                ReservedTokens = reader.IsDBNull(18) ? null : reader.GetInt64(18),
+                UpstreamAttempts = (int)reader.GetInt64(18),
+                ReservedTokens = reader.IsDBNull(19) ? null : reader.GetInt64(19),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }

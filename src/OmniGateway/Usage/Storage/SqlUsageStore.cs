@@ -8,10 +8,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            reserved_tokens, usage_reported)
+            upstream_attempts, reserved_tokens, usage_reported)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @reserved_tokens, @usage_reported)
+            @upstream_attempts, @reserved_tokens, @usage_reported)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -158,6 +158,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@total_tokens", usage?.TotalTokens);
         Add(parameters, create, "@usage_json", usage?.RawJson);
         Add(parameters, create, "@recorded_at_ms", recordedAt);
+        Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
         Add(parameters, create, "@reserved_tokens", record.ReservedTokens);
         Add(parameters, create, "@usage_reported", record.UsageReported ? 1L : 0L);
     };
