@@ -1,7 +1,9 @@
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
+using OmniGateway.Cors;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
+using OmniGateway.Playground;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
 using OmniGateway.Simulator;
@@ -16,6 +18,7 @@ builder.AddGatewayErrors();      // one error shape
 builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath configuration
 builder.AddTenants();            // Gateway:Tenants
 builder.AddTenantAuth();         // 3 key header forms → tenant | admin
+builder.AddBrowserCors();        // Gateway:Cors:AllowedOrigins + each tenant's AllowedOrigins
 builder.AddTenantRateLimits();   // one admission step: requests, streams, tokens per minute, budgets → 429
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
@@ -26,6 +29,7 @@ builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 var app = builder.Build();
 app.LogUpstreamMode();
 app.UseGatewayErrors();
+app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
 app.UseAuthentication();
 app.UseAuthorization();
 
@@ -34,5 +38,6 @@ app.MapCatalogApi();             // /v1/models, /v1/voices
 app.MapUsageApi();               // /v1/usage, /admin/usage
 app.MapTenantsAdminApi();        // /admin/tenants, keys
 app.MapOperationalEndpoints();   // /healthz, /readyz, /metrics
+app.MapPlayground();            // /playground: embedded page, usage view (anonymous; the key stays in the browser)
 app.MapGatewayOpenApi();         // /swagger, /swagger/v1/swagger.json (anonymous)
 app.Run();

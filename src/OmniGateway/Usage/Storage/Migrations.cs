@@ -60,8 +60,10 @@ internal static class Migrations
             """),
         // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
+        // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
+        (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
         // What admission reserved, charged to budgets in place of usage the upstream never reported.
-        (3, """
+        (4, """
             ALTER TABLE usage_records ADD COLUMN reserved_tokens BIGINT NULL;
             ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
             UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;
