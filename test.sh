@@ -6,10 +6,15 @@ cd "$(dirname "$0")"
 need=()
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required: https://dot.net" >&2; exit 1; }
 command -v python3 >/dev/null || need+=(python3)
+# The browser tests (tests/browser): Debian's chromium, driven by playwright-core from npm (no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
 fi
+
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # A real PostgreSQL on loopback for the Postgres half of the usage-store tests; they fail, not skip,
 # when it is required and unreachable.
