@@ -23,4 +23,10 @@ eval "$pg_env"
 trap 'tests/scripts/stop-postgres.sh' EXIT
 export OMNIGATEWAY_REQUIRE_POSTGRES=1
 
+# A real redis-server on loopback for RateLimiting:Provider=Redis (shared counts across two gateways).
+redis_env=$(tests/scripts/start-redis.sh)
+eval "$redis_env"
+trap 'tests/scripts/stop-redis.sh; tests/scripts/stop-postgres.sh' EXIT
+export OMNIGATEWAY_REQUIRE_REDIS=1
+
 dotnet test OmniGateway.sln -c Release "$@"

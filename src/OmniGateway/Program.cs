@@ -23,7 +23,7 @@ builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath con
 builder.AddTenants();            // Gateway:Tenants
 builder.AddTenantAuth();         // 3 key header forms → tenant | admin
 builder.AddBrowserCors();        // Gateway:Cors:AllowedOrigins + each tenant's AllowedOrigins
-builder.AddTenantRateLimits();   // RequestsPerMinute, ConcurrentStreams, TokensPerMinute → 429
+builder.AddTenantRateLimits();   // one admission step: requests, streams, tokens per minute, budgets → 429
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
@@ -40,7 +40,6 @@ app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins
 app.UseManagementPort();         // each endpoint answers on its own port only
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseRateLimiter();
 
 app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices

@@ -46,6 +46,7 @@ public sealed class FakeUpstream : IAsyncDisposable
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
                 body.ToArray()));
             context.Items[MaxOutputTokensItem] = MaxOutputTokens(body.ToArray());
+            context.Items[RequestBodyKey] = body.ToArray();
             context.RequestAborted.Register(() => upstream.RequestAborted.TrySetResult());
             try
             {
@@ -156,6 +157,45 @@ public sealed class FakeUpstream : IAsyncDisposable
         {
             return null;
         }
+    }
+
+    private const string RequestBodyKey = "fake-upstream-request-body";
+
+    /// <summary>The body of the request being answered (inside <see cref="Respond"/>).</summary>
+    public static byte[] RequestBody(HttpContext context) => (byte[])context.Items[RequestBodyKey]!; // set before Respond is called
+
+    /// <summary>
+    /// Answers as a real model would: input tokens from the size of the request's <c>input</c> (10 for the
+    /// chat template, then one per 4 bytes: below the gateway's estimate, as a real tokenizer is), then <paramref name="wantedOutputTokens"/> output tokens,
+    /// 10 a delta, stopped at the request's <c>max_output_tokens</c> with <c>response.incomplete</c>.
+    /// </summary>
+    public static async Task ModelAsync(HttpContext context, long wantedOutputTokens, TimeSpan delayPerDelta)
+    {
+        var request = RequestBody(context);
+        using var json = System.Text.Json.JsonDocument.Parse(request);
+        var max = json.RootElement.TryGetProperty("max_output_tokens", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.Number
+            ? m.GetInt64() : long.MaxValue;
+        var input = 10 + (json.RootElement.GetProperty("input").GetRawText().Length + 3) / 4;
+        var output = Math.Min(wantedOutputTokens, max);
+        var id = "resp_" + Guid.NewGuid().ToString("N");
+        context.Response.ContentType = "text/event-stream";
+        async Task Send(string type, string data)
+        {
+            await context.Response.WriteAsync($"event: {type}\ndata: {{\"type\":\"{type}\",{data}}}\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        await Send("response.created", $"\"response\":{{\"id\":\"{id}\",\"status\":\"in_progress\",\"usage\":null}}");
+        for (long sent = 0; sent < output; sent += 10)
+        {
+            await Send("response.output_text.delta", "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\" token\"");
+            if (delayPerDelta > TimeSpan.Zero) await Task.Delay(delayPerDelta, context.RequestAborted);
+        }
+        var (type, status, details) = output < wantedOutputTokens
+            ? ("response.incomplete", "incomplete", "{\"reason\":\"max_output_tokens\"}")
+            : ("response.completed", "completed", "null");
+        await Send(type, $"\"response\":{{\"id\":\"{id}\",\"status\":\"{status}\",\"incomplete_details\":{details},\"max_output_tokens\":{(max == long.MaxValue ? "null" : max)}," +
+            $"\"usage\":{{\"input_tokens\":{input},\"input_tokens_details\":{{\"cached_tokens\":0}},\"output_tokens\":{output},\"output_tokens_details\":{{\"reasoning_tokens\":0}},\"total_tokens\":{input + output}}}}}");
+        await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
     }
 
     public static Task ErrorAsync(HttpContext context, int status, string body, string contentType = "application/json")

@@ -141,7 +141,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 Commits++;
                 RecordsCommitted += records.Count;
                 LastFailure = null;
-                _budgets.Apply(totals, records);
+                _budgets.Apply(totals);
                 foreach (var item in batch) item.TrySetResult();
                 return;
             }

@@ -56,11 +56,11 @@ public static class UsageApi
 
     private static string ToCsv(IReadOnlyList<UsageRow> rows)
     {
-        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens\r\n");
+        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens\r\n");
         foreach (var r in rows)
         {
             csv.Append(Field(r.Tenant)).Append(',').Append(Field(r.Model)).Append(',').Append(UsageRowDocument.Instant(r.PeriodStart))
-                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens}\r\n");
+                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens},{r.UnreportedRequests},{r.ReservedTokens}\r\n");
         }
         return csv.ToString();
     }
@@ -84,10 +84,12 @@ public sealed record UsageRowDocument(
     [property: JsonPropertyName("cached_tokens")] long CachedTokens,
     [property: JsonPropertyName("output_tokens")] long OutputTokens,
     [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
-    [property: JsonPropertyName("total_tokens")] long TotalTokens)
+    [property: JsonPropertyName("total_tokens")] long TotalTokens,
+    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
+    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens)
 {
     public static UsageRowDocument From(UsageRow row) => new(row.Tenant, row.Model, Instant(row.PeriodStart), row.Requests, row.InputTokens,
-        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens);
+        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.UnreportedRequests, row.ReservedTokens);
 
     public static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 }

@@ -38,9 +38,6 @@ public sealed class UsageOptions
     /// <summary>Most records one commit takes; a bigger queue is committed in several transactions.</summary>
     public int MaxBatchSize { get; set; } = 512;
 
-    /// <summary>What a request reserves against a token budget before its usage is known, until the tenant has a history.</summary>
-    public long BudgetReservationTokens { get; set; } = 2000;
-
     /// <summary>How often budget totals are re-read from the store, so several instances see each other's spend.</summary>
     public TimeSpan BudgetRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
@@ -64,8 +61,6 @@ internal sealed class UsageOptionsValidator(IConfiguration configuration) : IVal
             failures.Add("Usage:DrainAfterContentTimeout must be a positive time span such as 00:00:10.");
         if (options.MaxBatchSize is < 1 or > 10_000)
             failures.Add("Usage:MaxBatchSize must be between 1 and 10000.");
-        if (options.BudgetReservationTokens < 1)
-            failures.Add("Usage:BudgetReservationTokens must be at least 1.");
         if (options.BudgetRefreshInterval <= TimeSpan.Zero)
             failures.Add("Usage:BudgetRefreshInterval must be a positive time span such as 00:00:05.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

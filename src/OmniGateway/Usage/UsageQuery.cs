@@ -15,4 +15,11 @@ public sealed record UsageRow(
     long CachedTokens,
     long OutputTokens,
     long ReasoningTokens,
-    long TotalTokens);
+    long TotalTokens)
+{
+    /// <summary>Calls whose usage the upstream never reported: in <see cref="Requests"/>, not in the token sums.</summary>
+    public long UnreportedRequests { get; init; }
+
+    /// <summary>What those calls reserved at admission, and were charged against budgets in place of usage.</summary>
+    public long ReservedTokens { get; init; }
+}

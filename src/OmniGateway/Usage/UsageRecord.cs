@@ -30,6 +30,18 @@ public sealed record UsageRecord(
     /// <summary>Tries the upstream call took (retries before the first byte); 0 when it never reached the upstream.</summary>
     public int UpstreamAttempts { get; init; }
 
+    /// <summary>Admission's reservation (input estimate plus output cap); null when the call held none.</summary>
+    public long? ReservedTokens { get; init; }
+
+    /// <summary>False when the upstream never reported usage: the token columns stay null, the truth.</summary>
+    public bool UsageReported => Usage is not null;
+
+    /// <summary>
+    /// What budgets and tokens per minute are charged: the reported total, or the reservation when usage
+    /// is unknown — never zero for a call that may have been billed.
+    /// </summary>
+    public long ChargedTokens => Usage?.TotalTokens ?? ReservedTokens ?? 0;
+
     public static string OutcomeName(UsageOutcome outcome) => outcome switch
     {
         UsageOutcome.Completed => "completed",

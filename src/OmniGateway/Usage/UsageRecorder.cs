@@ -4,7 +4,7 @@ namespace OmniGateway.Usage;
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TokensPerMinute tokensPerMinute)
+    RateLimiting.TenantAdmission admission)
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
@@ -21,7 +21,7 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
             throw;
         }
         var usage = record.Usage;
-        if (usage is not null) tokensPerMinute.Add(record.TenantId, usage.TotalTokens);
+        admission.RecordStored(record); // the one hook that charges limits with a finished call
         Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
             record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, UsageRecord.OutcomeName(record.Outcome), record.UpstreamResponseId,
             usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);

@@ -71,6 +71,12 @@ internal static class Migrations
             INSERT INTO retired_tenant_ids (id, retired_at_ms)
                 SELECT DISTINCT k.tenant_id, 0 FROM tenant_keys k WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = k.tenant_id);
             """),
+        // What admission reserved, charged to budgets in place of usage the upstream never reported.
+        (5, """
+            ALTER TABLE usage_records ADD COLUMN reserved_tokens BIGINT NULL;
+            ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
+            UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

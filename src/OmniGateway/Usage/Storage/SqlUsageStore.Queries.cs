@@ -6,7 +6,8 @@ public sealed partial class SqlUsageStore
 {
     /// <summary>
     /// Sums per tenant, model and UTC period. Buckets are integer division of Unix milliseconds, exact
-    /// on both providers; a call whose upstream reported no usage counts as a request with no tokens.
+    /// on both providers. A call whose upstream reported no usage adds no tokens to the token sums (they
+    /// stay the upstream's truth) but is counted in <c>unreported_requests</c> with its reservation in <c>reserved_tokens</c>.
     /// </summary>
     public async Task<IReadOnlyList<UsageRow>> QueryAsync(UsageQuery query, CancellationToken cancellationToken, int? limit = null)
     {
@@ -21,7 +22,9 @@ public sealed partial class SqlUsageStore
             SELECT tenant_id, model, {bucket} AS period_start_ms, COUNT(*) AS requests,
                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT),
-                CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT)
+                CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT),
+                CAST(COALESCE(SUM(1 - usage_reported), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN usage_reported = 0 THEN reserved_tokens END), 0) AS BIGINT)
             FROM usage_records WHERE 1 = 1
             """);
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -41,7 +44,11 @@ public sealed partial class SqlUsageStore
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new UsageRow(reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
-                reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8)));
+                reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))
+            {
+                UnreportedRequests = reader.GetInt64(9),
+                ReservedTokens = reader.GetInt64(10),
+            });
         }
         return rows;
     }
@@ -53,7 +60,7 @@ public sealed partial class SqlUsageStore
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
-                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts
+                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts, reserved_tokens
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
         if (tenantId is not null) command.AddParameter("@tenant", tenantId);
@@ -68,6 +75,7 @@ public sealed partial class SqlUsageStore
                 reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
             {
                 UpstreamAttempts = (int)reader.GetInt64(18),
+                ReservedTokens = reader.IsDBNull(19) ? null : reader.GetInt64(19),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }

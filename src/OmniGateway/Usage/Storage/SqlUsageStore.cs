@@ -14,10 +14,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            upstream_attempts)
+            upstream_attempts, reserved_tokens, usage_reported)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @upstream_attempts)
+            @upstream_attempts, @reserved_tokens, @usage_reported)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -42,7 +42,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             {
                 var key = (record.TenantId, period, UsagePeriods.Start(period, record.StartedAt).ToUnixTimeMilliseconds());
                 deltas.TryGetValue(key, out var delta);
-                deltas[key] = (delta.Requests + 1, delta.Tokens + (record.Usage?.TotalTokens ?? 0));
+                deltas[key] = (delta.Requests + 1, delta.Tokens + record.ChargedTokens); // unreported usage: its reservation
             }
         }
 
@@ -235,6 +235,8 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@usage_json", usage?.RawJson);
         Add(parameters, create, "@recorded_at_ms", recordedAt);
         Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
+        Add(parameters, create, "@reserved_tokens", record.ReservedTokens);
+        Add(parameters, create, "@usage_reported", record.UsageReported ? 1L : 0L);
     };
 
     private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens) delta) =>
