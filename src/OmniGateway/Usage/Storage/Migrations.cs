@@ -60,9 +60,11 @@ internal static class Migrations
             """),
         // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
+        // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
+        (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
         // A deleted tenant's id is never given to a new tenant, which would read the old one's usage and budget
         // totals. Tenants deleted before this step left their revoked keys behind: their ids are retired too.
-        (3, """
+        (4, """
             CREATE TABLE retired_tenant_ids (
                 id TEXT PRIMARY KEY,
                 retired_at_ms BIGINT NOT NULL);
