@@ -198,7 +198,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 CommitTime += _time.GetElapsedTime(started);
                 Commits++;
                 RecordsCommitted += missing.Count;
-                _budgets.Apply(totals, missing);
+                _budgets.Apply(totals);
             }
             _journal.Clear();
             LastFailure = null;

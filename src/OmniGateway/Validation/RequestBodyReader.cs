@@ -28,9 +28,10 @@ public static class RequestBodyReader
     public static async Task<(Body? Body, GatewayError? Error)> ReadAsync(HttpRequest request, long maxBytes)
     {
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
-        // Kestrel's own cap (30 MB by default) would otherwise answer before ours, without our error shape.
+        // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
+        // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
-            sizeFeature.MaxRequestBodySize = maxBytes + 1;
+            sizeFeature.MaxRequestBodySize = maxBytes;
         // Resolved here rather than passed in: one gateway-wide budget, whoever calls the reader.
         var budget = request.HttpContext.RequestServices.GetRequiredService<RequestBufferBudget>();
 
