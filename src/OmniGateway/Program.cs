@@ -2,6 +2,8 @@ using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Cors;
 using OmniGateway.Errors;
+using OmniGateway.Hosting;
+using OmniGateway.Management;
 using OmniGateway.Observability;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
@@ -12,6 +14,7 @@ using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
 
+ConfigurationWatch.PollConfigurationFiles(); // appsettings reload without a recursive watch of the content root (the ledger lives there)
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddObservability();      // Serilog, OpenTelemetry metrics, health
@@ -27,11 +30,14 @@ builder.AddSimulator();          // used when Upstream:Mode resolves to Simulato
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
 builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
+builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port
 
 var app = builder.Build();
 app.LogUpstreamMode();
+app.UseAccessLog();             // one line per request, at its end
 app.UseGatewayErrors();
 app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
+app.UseManagementPort();         // each endpoint answers on its own port only
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

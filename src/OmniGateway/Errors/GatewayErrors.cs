@@ -93,6 +93,9 @@ public static class GatewayErrors
             $"Requests in flight have reserved the rest of this tenant's {(period == "day" ? "daily" : "monthly")} token budget of {limit} tokens. " +
             "Retry when they finish (see Retry-After); what they do not use becomes available again.", retryAfterSeconds);
 
+    public static GatewayError ServerBusy(string message, int retryAfterSeconds = 1) =>
+        new(StatusCodes.Status503ServiceUnavailable, "server_error", "server_busy", message) { RetryAfterSeconds = Math.Max(1, retryAfterSeconds) };
+
     public static GatewayError Conflict(string code, string message, string? param = null) =>
         new(StatusCodes.Status409Conflict, InvalidRequest, code, message, param);
 

@@ -44,7 +44,7 @@ public sealed partial class ResponsesForwarder(
     {
         var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
-        var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
+        var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
         // The validator writes into an ArrayBufferWriter, so the body is always array-backed: no copy here.

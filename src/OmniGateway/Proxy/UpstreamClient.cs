@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Options;
 using OmniGateway.Simulator;
@@ -38,7 +39,9 @@ public sealed class UpstreamClient : IDisposable
                 // An answer the relay abandons (a client gone mid-generation) closes its connection, which
                 // stops the generation; draining it to reuse the connection would let the upstream run on.
                 MaxResponseDrainSize = 0,
-                ActivityHeadersPropagator = null,
+                // No trace headers go to the third-party upstream (the header allow-list), but a propagator must be
+                // set: with none, SocketsHttpHandler leaves out its diagnostics handler and the upstream call has no span.
+                ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             };
             // A validator guarantees every key in Live mode.
             destinations = upstream.Destinations.Count > 0

@@ -12,6 +12,9 @@ namespace OmniGateway.Usage;
 /// </summary>
 public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 {
+    /// <summary>How often SQLite's WAL is folded back into the database, between commits.</summary>
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
+
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1)];
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -24,8 +27,8 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _writer = Task.CompletedTask;
     private Task _refresher = Task.CompletedTask;
-    private Task _checkpointer = Task.CompletedTask;
     private int _disposed;
+    private long _queued;
 
     /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
@@ -42,6 +45,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     /// <summary>Time spent inside commits: divided by <see cref="RecordsCommitted"/>, what durability costs one record.</summary>
     public TimeSpan CommitTime { get; private set; }
 
+    /// <summary>Records queued and not yet taken by the writer. Counted here: this channel kind cannot count itself.</summary>
+    public long QueueDepth => Volatile.Read(ref _queued);
+
     /// <summary>Set while the last commit failed; readiness reports it.</summary>
     public Exception? LastFailure { get; private set; }
 
@@ -55,7 +61,6 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         _refresher = Task.Run(RefreshLoopAsync, CancellationToken.None);
-        _checkpointer = Task.Run(CheckpointLoopAsync, CancellationToken.None);
     }
 
     /// <summary>
@@ -66,7 +71,12 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public ValueTask AppendAsync(UsageRecord record, CancellationToken cancellationToken)
     {
         var pending = new Pending(record);
-        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        }
         return new ValueTask(pending.Task);
     }
 
@@ -75,6 +85,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         var batch = new List<Pending>(_options.MaxBatchSize);
         var records = new List<UsageRecord>(_options.MaxBatchSize);
         var reader = _queue.Reader;
+        var lastCheckpoint = _time.GetTimestamp();
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             var refresh = false;
@@ -84,6 +95,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 if (item.Record is null) refresh = true;
                 else batch.Add(item);
             }
+            Interlocked.Add(ref _queued, -batch.Count);
             if (batch.Count > 0)
             {
                 records.Clear();
@@ -94,6 +106,26 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
             if ((refresh || (batch.Count > 0 && LastFailure is null)) && _journal.Pending > 0) await ReplayJournalAsync();
             // In this loop, not beside it: a reload can then never overwrite a newer commit's totals.
             if (refresh) await ReloadBudgetsAsync();
+            // Also between commits, so that it reaches the WAL's end (SqlUsageStore.CheckpointAsync). Its few
+            // milliseconds a second delay the streams ending meanwhile by as much; they share the next commit.
+            // The refresh marker comes by every few seconds, so an idle ledger's WAL is folded back too.
+            if (_time.GetElapsedTime(lastCheckpoint) >= CheckpointInterval)
+            {
+                await CheckpointAsync();
+                lastCheckpoint = _time.GetTimestamp();
+            }
+        }
+    }
+
+    private async Task CheckpointAsync()
+    {
+        try
+        {
+            await _store.CheckpointAsync(CancellationToken.None);
+        }
+        catch (Exception exception)
+        {
+            Log.CheckpointFailed(_logger, exception);
         }
     }
 
@@ -191,30 +223,6 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         }
     }
 
-    /// <summary>SQLite's WAL is folded back once a second, beside the writer rather than inside a commit.</summary>
-    private async Task CheckpointLoopAsync()
-    {
-        if (_store.Database.Provider != UsageProvider.Sqlite) return;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-            {
-                try
-                {
-                    await _store.Database.CheckpointAsync(_stopping.Token);
-                }
-                catch (Exception exception) when (exception is not OperationCanceledException)
-                {
-                    Log.CheckpointFailed(_logger, exception);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
     private async Task ReloadBudgetsAsync()
     {
         try
@@ -236,7 +244,6 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         await _refresher;
-        await _checkpointer;
         await _writer;
         _stopping.Dispose();
     }

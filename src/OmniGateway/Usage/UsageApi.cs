@@ -40,7 +40,11 @@ public static class UsageApi
     {
         var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity);
         if (error is not null) return error.ToResult();
-        var rows = await store.QueryAsync(query!, cancellationToken); // Parse sets one of query/error
+        // The clock from the container, as everywhere (tests move it); Parse set one of query/error.
+        (query, error) = UsageQueryBounds.WithDefaultPeriod(query!, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
+        if (error is not null) return error.ToResult();
+        var rows = await store.QueryAsync(query!, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
+        if (rows.Count > UsageQueryBounds.MaxRows) return UsageQueryBounds.TooManyRows().ToResult();
 
         if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows), "text/csv; charset=utf-8", Encoding.UTF8);
         return TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));

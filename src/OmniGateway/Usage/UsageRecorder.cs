@@ -8,6 +8,8 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
+        // On the span first: what the call was holds even if storing its record fails.
+        Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.
         try
         {

@@ -40,6 +40,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             if (HasUndecodableEscape(document.RootElement))
                 return GatewayErrors.BadRequest("invalid_json",
                     "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
+            if (MemberNames.Check(document.RootElement) is { } caseTwin) return caseTwin;
             return Validate(document.RootElement, tenant, body.Length);
         }
     }
@@ -90,6 +91,11 @@ public sealed class RequestValidator(ModelCatalog catalog)
     {
         if (root.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");
+
+        // A background response would run on after this stream closes, outside the relay and the ledger.
+        if (root.TryGetProperty("background", out var background) && background.ValueKind is not (JsonValueKind.False or JsonValueKind.Null))
+            return GatewayErrors.BadRequest("background_not_supported",
+                "'background' must be false or absent: the gateway streams every response and records its usage as it ends, so background responses are not offered.", "background");
 
         // Model first: every other rule depends on its catalogue entry.
         if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String)

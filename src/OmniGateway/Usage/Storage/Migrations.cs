@@ -62,6 +62,15 @@ internal static class Migrations
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
         // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
         (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
+        // A deleted tenant's id is never given to a new tenant, which would read the old one's usage and budget
+        // totals. Tenants deleted before this step left their revoked keys behind: their ids are retired too.
+        (4, """
+            CREATE TABLE retired_tenant_ids (
+                id TEXT PRIMARY KEY,
+                retired_at_ms BIGINT NOT NULL);
+            INSERT INTO retired_tenant_ids (id, retired_at_ms)
+                SELECT DISTINCT k.tenant_id, 0 FROM tenant_keys k WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = k.tenant_id);
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

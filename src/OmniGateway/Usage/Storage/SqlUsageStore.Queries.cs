@@ -8,7 +8,7 @@ public sealed partial class SqlUsageStore
     /// Sums per tenant, model and UTC period. Buckets are integer division of Unix milliseconds, exact
     /// on both providers; a call whose upstream reported no usage counts as a request with no tokens.
     /// </summary>
-    public async Task<IReadOnlyList<UsageRow>> QueryAsync(UsageQuery query, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageRow>> QueryAsync(UsageQuery query, CancellationToken cancellationToken, int? limit = null)
     {
         var bucket = query.Granularity switch
         {
@@ -33,6 +33,7 @@ public sealed partial class SqlUsageStore
         sql.Append(query.Granularity == UsageGranularity.Total
             ? " GROUP BY tenant_id, model ORDER BY tenant_id, model"
             : " GROUP BY tenant_id, model, period_start_ms ORDER BY period_start_ms, tenant_id, model");
+        if (limit is { } rowLimit) { sql.Append(" LIMIT @limit"); command.AddParameter("@limit", (long)rowLimit); }
         command.CommandText = sql.ToString();
 
         var rows = new List<UsageRow>();
