@@ -36,9 +36,6 @@ public sealed class UpstreamClient : IDisposable
                 ConnectTimeout = upstream.ConnectTimeout,
                 EnableMultipleHttp2Connections = true,
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-                // An answer the relay abandons (a client gone mid-generation) closes its connection, which
-                // stops the generation; draining it to reuse the connection would let the upstream run on.
-                MaxResponseDrainSize = 0,
                 // No trace headers go to the third-party upstream (the header allow-list), but a propagator must be
                 // set: with none, SocketsHttpHandler leaves out its diagnostics handler and the upstream call has no span.
                 ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
