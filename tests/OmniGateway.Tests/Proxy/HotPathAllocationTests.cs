@@ -53,9 +53,16 @@ public sealed class HotPathAllocationTests
         using var deadline = RelayHarness.NewDeadline();
         Relay(relay, upstream, deadline); // warm-up: the client pipe rents its segments once, then reuses them
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var result = Relay(relay, upstream, deadline);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The fewest bytes of three runs: a gen2 GC from a test running beside this one trims ArrayPool.Shared,
+        // and the next run then rents one fresh 8 KB segment. An allocation in the loop shows in every run.
+        long allocated = long.MaxValue;
+        TapResult result = default;
+        for (var run = 0; run < 3 && allocated > 0; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            result = Relay(relay, upstream, deadline);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(Events, result.Events);
         Assert.Equal(stream.Length, result.RelayedBytes);
