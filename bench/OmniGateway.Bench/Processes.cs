@@ -156,11 +156,12 @@ public static class Launch
 
     /// <summary>The gateway as operators run it: Production, durable SQLite ledger, Information logs to stdout.</summary>
     /// <param name="ledgerDirectory">Where the SQLite ledger lives (a tmpfs folder shows what fsync costs); default the work folder.</param>
-    public static Task<ChildProcess> GatewayAsync(Uri upstream, string workDirectory, string? ledgerDirectory = null)
+    /// <param name="dll">Another build's OmniGateway.dll (an A/B baseline); default the one built alongside this bench.</param>
+    public static Task<ChildProcess> GatewayAsync(Uri upstream, string workDirectory, string? ledgerDirectory = null, string? dll = null)
     {
         // The gateway built alongside this bench, in the same configuration (run.sh and the test suite build Release).
         var configuration = typeof(Launch).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var dll = Path.Combine(RepoRoot(), "src", "OmniGateway", "bin", configuration, "net10.0", "OmniGateway.dll");
+        dll ??= Path.Combine(RepoRoot(), "src", "OmniGateway", "bin", configuration, "net10.0", "OmniGateway.dll");
         if (!File.Exists(dll)) throw new FileNotFoundException($"Build the gateway first (dotnet build -c {configuration}): {dll} is missing.");
         var port = ChildProcess.FreePort();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workDirectory };
