@@ -240,7 +240,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         string outputFormat, int bodyLength, long? maxOutputTokens)
     {
         var maxOutputSlot = -1;
-        var buffer = new ArrayBufferWriter<byte>(bodyLength + 256);
+        var buffer = new UpstreamBodyWriter(bodyLength + 256);
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
