@@ -1,4 +1,6 @@
+using System.Net.ServerSentEvents;
 using System.Text;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace OmniGateway.IntegrationTests.Proxy;
 
@@ -78,10 +80,10 @@ public sealed class ClientAbortTests : IAsyncLifetime
         await LeaveAfterOutputItemDoneAsync(client);
 
         var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.Properties["Outcome"]);
-        Assert.Equal("879", record.Properties["InputTokens"]);
-        Assert.Equal("1889", record.Properties["OutputTokens"]);
-        Assert.Equal("2768", record.Properties["TotalTokens"]);
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
+        Assert.Equal(TextAudio.Output, record.GetStructuredStateValue("OutputTokens"));
+        Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
         Assert.False(_upstream.RequestAborted.Task.IsCompleted, "the upstream was read to its end, not cut off");
     }
 
@@ -98,16 +100,16 @@ public sealed class ClientAbortTests : IAsyncLifetime
         await LeaveAfterOutputItemDoneAsync(client);
 
         var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.Properties["Outcome"]);
-        Assert.True(string.IsNullOrEmpty(record.Properties["TotalTokens"]), "no usage arrived within the bound, and none is invented");
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")), "no usage arrived within the bound, and none is invented");
         Assert.Same(_upstream.RequestAborted.Task, await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(5000)));
     }
 
-    private static async Task<CapturedLog> UsageRecordAsync(GatewayFactory gateway)
+    private static async Task<FakeLogRecord> UsageRecordAsync(GatewayFactory gateway)
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
-            var record = gateway.Logs.Entries.FirstOrDefault(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal));
+            var record = gateway.Logs.GetSnapshot().FirstOrDefault(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal));
             if (record is not null) return record;
             await Task.Delay(100);
         }
@@ -123,8 +125,8 @@ public sealed class ClientAbortTests : IAsyncLifetime
         await LeaveAfterFirstBytesAsync(client);
 
         var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.Properties["Outcome"]);
-        Assert.True(string.IsNullOrEmpty(record.Properties["TotalTokens"]), "no usage was reported, so none is recorded");
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")), "no usage was reported, so none is recorded");
         Assert.Same(_upstream.RequestAborted.Task, await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(5000)));
     }
 
@@ -140,10 +142,10 @@ public sealed class ClientAbortTests : IAsyncLifetime
         await LeaveAfterFirstBytesAsync(client);
 
         var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.Properties["Outcome"]);
-        Assert.Equal("879", record.Properties["InputTokens"]);
-        Assert.Equal("2768", record.Properties["TotalTokens"]);
-        Assert.Equal("resp_21decad20f2e3587ed476f07125503ad", record.Properties["UpstreamResponseId"]);
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
+        Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
+        Assert.Equal(TextAudio.ResponseId, record.GetStructuredStateValue("UpstreamResponseId"));
         Assert.False(_upstream.RequestAborted.Task.IsCompleted, "a drained upstream finishes its answer instead of being cut off");
     }
 
@@ -161,7 +163,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
         await LeaveAfterFirstBytesAsync(client);
 
         var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.Properties["Outcome"]);
-        Assert.True(string.IsNullOrEmpty(record.Properties["TotalTokens"]));
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")));
     }
 }

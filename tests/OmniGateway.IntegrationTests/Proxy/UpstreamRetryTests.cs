@@ -77,8 +77,8 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         Assert.Equal(sent[0].Headers["Authorization"], sent[1].Headers["Authorization"]);
         var record = await RecordOf(gateway, "retry-503");
         Assert.Equal((UsageOutcome.Completed, 2), (record.Outcome, record.UpstreamAttempts));
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5100 && e.Properties["RequestId"] == "retry-503" && e.Properties["Attempt"] == "1");
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5101 && e.Properties["RequestId"] == "retry-503" && e.Properties["Attempts"] == "2");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5100 && e.GetStructuredStateValue("RequestId") == "retry-503" && e.GetStructuredStateValue("Attempt") == "1");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5101 && e.GetStructuredStateValue("RequestId") == "retry-503" && e.GetStructuredStateValue("Attempts") == "2");
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         Assert.Equal(3, _upstream.Requests.Count);
         var record = await RecordOf(gateway, "budget-out");
         Assert.Equal((UsageOutcome.UpstreamError, 3), (record.Outcome, record.UpstreamAttempts));
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5102 && e.Properties["RequestId"] == "budget-out" && e.Properties["Attempts"] == "3");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5102 && e.GetStructuredStateValue("RequestId") == "budget-out" && e.GetStructuredStateValue("Attempts") == "3");
     }
 
     [Fact]

@@ -51,8 +51,8 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("upstream_error", document.RootElement.GetProperty("error").GetProperty("code").GetString());
-        Assert.Contains(gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)
-                                                   && e.Properties["Outcome"] == "upstream_error");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)
+                                                   && e.GetStructuredStateValue("Outcome") == "upstream_error");
     }
 
     [Fact]
