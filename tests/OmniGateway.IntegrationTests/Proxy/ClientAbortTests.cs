@@ -7,6 +7,8 @@ namespace OmniGateway.IntegrationTests.Proxy;
 /// <summary>A client that leaves mid-stream is billed truthfully: Cancel stops the upstream, Drain reads its usage.</summary>
 public sealed class ClientAbortTests : IAsyncLifetime
 {
+    private static readonly ExpectedUsage TextAudio = Fixtures.Usage("text-audio.sse");
+
     private FakeUpstream _upstream = null!; // created in InitializeAsync
 
     public async Task InitializeAsync()

@@ -41,7 +41,8 @@ public sealed class RecordOutcomeTests
 
         Assert.Equal(UsageOutcome.Completed, byId["completed-1"].Outcome);
         Assert.Equal(completed.UsageJson, byId["completed-1"].Usage!.RawJson);
-        Assert.Equal((879, 1889, 2768), (byId["completed-1"].Usage!.InputTokens, byId["completed-1"].Usage!.OutputTokens, byId["completed-1"].Usage!.TotalTokens));
+        var textAudio = Fixtures.Usage("text-audio.sse");
+        Assert.Equal((textAudio.InputTokens, textAudio.OutputTokens, textAudio.TotalTokens), (byId["completed-1"].Usage!.InputTokens, byId["completed-1"].Usage!.OutputTokens, byId["completed-1"].Usage!.TotalTokens));
         Assert.StartsWith("resp_", byId["completed-1"].UpstreamResponseId, StringComparison.Ordinal);
         Assert.NotNull(byId["completed-1"].TimeToFirstByteMs);
         Assert.Equal(("alpha", LedgerGateway.Model), (byId["completed-1"].TenantId, byId["completed-1"].Model));
