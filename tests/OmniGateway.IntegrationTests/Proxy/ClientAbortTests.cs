@@ -48,12 +48,11 @@ public sealed class ClientAbortTests : IAsyncLifetime
         {
             Content = new StringContent(Fixtures.Request("text-audio.json"), Encoding.UTF8, "application/json"),
         }, HttpCompletionOption.ResponseHeadersRead);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         var sawItemDone = false;
-        while (await reader.ReadLineAsync() is { } line)
+        await foreach (var item in SseParser.Create(await response.Content.ReadAsStreamAsync()).EnumerateAsync())
         {
-            Assert.DoesNotContain("response.completed", line, StringComparison.Ordinal);
-            if (line.StartsWith("data: {\"type\":\"response.output_item.done\"", StringComparison.Ordinal)) { sawItemDone = true; break; }
+            Assert.DoesNotContain("response.completed", item.EventType + "\n" + item.Data, StringComparison.Ordinal);
+            if (item.EventType == "response.output_item.done") { sawItemDone = true; break; }
         }
         Assert.True(sawItemDone);
         response.Dispose();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
+using System.Net.ServerSentEvents;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -103,14 +104,8 @@ public sealed class CrashTests(ITestOutputHelper output)
             request.Headers.Add("x-request-id", id);
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             await using var body = await response.Content.ReadAsStreamAsync();
-            var seen = new StringBuilder();
-            var buffer = new byte[8192];
-            int read;
-            while ((read = await body.ReadAsync(buffer)) > 0)
-            {
-                seen.Append(Encoding.UTF8.GetString(buffer, 0, read));
-                if (seen.ToString().Contains("event: response.completed", StringComparison.Ordinal)) completed.TryAdd(id, true);
-            }
+            await foreach (var item in SseParser.Create(body).EnumerateAsync())
+                if (item.EventType == "response.completed") completed.TryAdd(id, true);
             return true;
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
