@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
 
@@ -21,11 +22,13 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _upstream.DisposeAsync();
 
-    private GatewayFactory Gateway(params (string Key, string Value)[] settings)
+    private GatewayFactory Gateway(params (string Key, string Value)[] settings) => Gateway(time: null, settings);
+
+    private GatewayFactory Gateway(TimeProvider? time, params (string Key, string Value)[] settings)
     {
         var all = new Dictionary<string, string?> { ["Upstream:RetryBaseDelay"] = "00:00:00.020" };
         foreach (var (key, value) in settings) all[key] = value;
-        return new GatewayFactory(_upstream.BaseUrl, all);
+        return new GatewayFactory(_upstream.BaseUrl, all, time);
     }
 
     private static Task Answer(HttpContext context) => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-only.sse"), TimeSpan.Zero);
@@ -179,7 +182,9 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
     [Fact]
     public async Task AClientThatLeaves_StopsTheRetrying()
     {
-        await using var gateway = Gateway(("Upstream:MaxRetryAfter", "00:00:05"));
+        // The Retry-After wait runs on the gateway's TimeProvider: the test moves it past the wait instead of sitting it out.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = Gateway(time, ("Upstream:MaxRetryAfter", "00:00:05"));
         using var client = gateway.CreateTenantClient();
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _upstream.Respond = c =>
@@ -196,9 +201,13 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         leave.Cancel();
         client.CancelPendingRequests();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
-        await Task.Delay(TimeSpan.FromSeconds(2.5)); // past the Retry-After the gateway would have waited out
+        // The record is written once the gateway has seen the client go; only then is the clock moved past the
+        // Retry-After it would have waited out (moved earlier, it could beat the news of the disconnect).
+        var record = await RecordOf(gateway, "leaves");
+        time.Advance(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(300); // a retry, were there one, would have reached the upstream by now
 
         Assert.Single(_upstream.Requests);
-        Assert.Equal(UsageOutcome.ClientAborted, (await RecordOf(gateway, "leaves")).Outcome);
+        Assert.Equal(UsageOutcome.ClientAborted, record.Outcome);
     }
 }
