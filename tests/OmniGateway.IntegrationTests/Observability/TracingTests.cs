@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Observability;
 
@@ -16,7 +15,7 @@ public sealed class TracingTests : IAsyncLifetime
 
     private FakeUpstream _upstream = null!;
     private FakeOtlpCollector _collector = null!;
-    private GatewayProcess _gateway = null!;
+    private ChildProcess _gateway = null!;
     private string _workingDirectory = null!;
 
     public async Task InitializeAsync()

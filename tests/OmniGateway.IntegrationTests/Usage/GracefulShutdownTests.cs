@@ -32,7 +32,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
 
     private string Database => Path.Combine(_folder, "data", "omnigateway.db");
 
-    private Task<GatewayProcess> StartGatewayAsync(string? shutdownTimeout = null)
+    private Task<ChildProcess> StartGatewayAsync(string? shutdownTimeout = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -54,7 +54,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
         _upstream.Respond = c => FakeUpstream.PlayAsync(c, Fixtures.Stream("text-audio.sse"), length / events);
     }
 
-    private static async Task<(string Body, TimeSpan Took)> StreamAcrossSigtermAsync(GatewayProcess gateway, string requestId, TimeSpan sigtermAfter)
+    private static async Task<(string Body, TimeSpan Took)> StreamAcrossSigtermAsync(ChildProcess gateway, string requestId, TimeSpan sigtermAfter)
     {
         using var client = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromMinutes(2) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LedgerGateway.AlphaKey);
@@ -77,7 +77,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
     }
 
     /// <summary>At once after SIGTERM: readiness is not 200 (503, or the listener is already closed) and no new call gets in.</summary>
-    private static async Task AssertNotTakingNewWorkAsync(GatewayProcess gateway)
+    private static async Task AssertNotTakingNewWorkAsync(ChildProcess gateway)
     {
         using var probe = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(5) };
         for (var attempt = 0; ; attempt++)
