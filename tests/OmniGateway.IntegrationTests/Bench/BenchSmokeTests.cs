@@ -8,6 +8,7 @@ namespace OmniGateway.IntegrationTests.Bench;
 /// gateway process, nginx when installed — and must produce every section with numbers. No timing is
 /// asserted here; speed is judged by the full run's ratios (bench/results/latest.md).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class BenchSmokeTests
 {
     [Fact]

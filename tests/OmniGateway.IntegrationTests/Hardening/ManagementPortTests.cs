@@ -6,6 +6,7 @@ using OmniGateway.IntegrationTests.Usage;
 namespace OmniGateway.IntegrationTests.Hardening;
 
 /// <summary>Issue 9.5: with a management port, operational data is served there and nowhere else (a real process, two ports).</summary>
+[Trait("Category", "Slow")]
 public sealed class ManagementPortTests
 {
     [Fact]

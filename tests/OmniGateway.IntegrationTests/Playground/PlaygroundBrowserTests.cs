@@ -19,6 +19,7 @@ namespace OmniGateway.IntegrationTests.Playground;
 /// other loopback origins — one a tenant allows, one nobody does. Its screenshots go to the test output folder, or to
 /// docs/screenshots with OMNIGATEWAY_UPDATE_SCREENSHOTS=1.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 {
     private const string LimitedKey = "og-browser-test-limited-key-33333333333333333333";

@@ -89,7 +89,7 @@ public sealed class SharedCountsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await CallAsync(b)).Status);
     }
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task RedisKilledMidTest_BothInstancesKeepServing_AndSaySo()
     {
         var redis = await RedisServer.StartOwnAsync(); // killed below: never the suite's shared server

@@ -15,6 +15,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// instant. Many streams run against a real gateway process, which gets SIGKILL mid-flight; after a
 /// restart on the same store, every completion a client saw has its record.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Workers = 120;

@@ -12,6 +12,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// lets the open stream run on (here 40 s, past the host's default 30 s), records it and exits; with a
 /// short <c>Gateway:ShutdownTimeout</c> what is still open ends in-band with <c>gateway_shutting_down</c>.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private FakeUpstream _upstream = null!; // created in InitializeAsync
@@ -110,7 +111,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
         return record;
     }
 
-    [Fact, Trait("Category", "Slow")]
+    [Fact]
     public async Task FortySecondStream_AcrossSigterm_EndsWithDone_AndIsRecorded_ThenTheProcessExits()
     {
         UpstreamTakes(TimeSpan.FromSeconds(40));

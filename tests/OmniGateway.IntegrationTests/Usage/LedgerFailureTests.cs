@@ -61,7 +61,7 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         throw new Xunit.Sdk.XunitException($"{requestId} was not stored within 10 s of the store coming back");
     }
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task CommitThatFails_WithholdsTheCompletion_FailsReadiness_AndStoresTheRecordOnceTheStoreIsBack()
     {
         await using var gateway = Gateway();
