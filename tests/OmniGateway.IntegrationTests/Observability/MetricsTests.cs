@@ -1,7 +1,6 @@
 using System.Net;
 using System.Diagnostics.Metrics;
 using System.Text;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace OmniGateway.IntegrationTests.Observability;

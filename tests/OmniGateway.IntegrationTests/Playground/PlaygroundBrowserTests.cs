@@ -1,11 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using OmniGateway.IntegrationTests.Usage;
 using OmniGateway.Usage;
 using Xunit.Abstractions;
@@ -137,13 +131,9 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 
         public static async Task<BlankPage> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
+            var app = LoopbackApp.Create();
             app.MapGet("/", () => Results.Content("<!doctype html><html lang=\"en\"><title>another origin</title><h1>A page on another origin</h1></html>", "text/html"));
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new BlankPage(app, new Uri(address).GetLeftPart(UriPartial.Authority));
+            return new BlankPage(app, (await LoopbackApp.StartAsync(app)).GetLeftPart(UriPartial.Authority));
         }
 
         public async ValueTask DisposeAsync() => await _app.DisposeAsync();

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using OmniGateway.Usage.Storage;
 
 namespace OmniGateway.IntegrationTests.Usage;
