@@ -100,6 +100,31 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a program to its end, at most <paramref name="timeout"/> (then it is killed with its children and
+    /// the exit code is -1): its exit code and everything it wrote to stdout and stderr.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToEndAsync(ProcessStartInfo start, TimeSpan timeout)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, await stdout, $"{start.FileName} did not finish within {timeout.TotalSeconds:0} s\n" + await stderr);
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>SIGKILL to the process alone: no shutdown hook, no flush, no drain runs.</summary>
     public async Task KillAsync()
     {

@@ -50,8 +50,7 @@ public sealed class CorsTests
     private static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task Preflight_IsAnsweredForOriginsAllowedGloballyOrByAnyTenant_AndRefusedForOthers(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -163,8 +162,7 @@ public sealed class CorsTests
         Assert.Null(Header(plain, "Access-Control-Allow-Origin"));
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task AdminApi_StoresAllowedOrigins_Normalised_AndRefusesWhatIsNotAnOrigin(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -21,7 +21,7 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
     [Fact]
     public async Task Playground_UsageView_AndCrossOriginCalls_WorkInARealBrowser()
     {
-        var root = RepositoryRoot();
+        var root = BuildOutput.RepoRoot();
         var script = Path.Combine(root, "tests", "browser", "playground.test.mjs");
         Assert.True(File.Exists(Path.Combine(root, "tests", "browser", "node_modules", "playwright-core", "package.json")),
             "playwright-core is not installed: run ./test.sh (it runs npm ci in tests/browser and installs Debian's chromium).");
@@ -92,32 +92,11 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 
     private static async Task<(int ExitCode, string Log)> RunNodeAsync(string workingDirectory, string[] arguments, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment) start.Environment[key] = value;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            return (-1, "node did not finish within 120 s\n" + await stdout + await stderr);
-        }
-        return (node.ExitCode, await stdout + await stderr);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) return folder.FullName;
-        }
-        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
+        var (exitCode, stdout, stderr) = await ChildProcess.RunToEndAsync(start, TimeSpan.FromSeconds(120));
+        return exitCode == -1 ? (-1, stderr + stdout) : (exitCode, stdout + stderr);
     }
 
     /// <summary>An empty HTML page on its own loopback port: another origin for the browser to call the gateway from.</summary>

@@ -76,12 +76,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
     {
         _upstream.Respond = PauseBeforeCompleted(TimeSpan.FromSeconds(2));
         await using var gateway = new GatewayFactory(_upstream.BaseUrl);
-        using var client = gateway.CreateTenantClient();
-
-        await LeaveAfterOutputItemDoneAsync(client);
-
-        var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        var record = await AbortedRecordAsync(gateway, LeaveAfterOutputItemDoneAsync);
         Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
         Assert.Equal(TextAudio.Output, record.GetStructuredStateValue("OutputTokens"));
         Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
@@ -96,14 +91,19 @@ public sealed class ClientAbortTests : IAsyncLifetime
         {
             ["Usage:DrainAfterContentTimeout"] = "00:00:00.300",
         });
-        using var client = gateway.CreateTenantClient();
-
-        await LeaveAfterOutputItemDoneAsync(client);
-
-        var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        var record = await AbortedRecordAsync(gateway, LeaveAfterOutputItemDoneAsync);
         Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")), "no usage arrived within the bound, and none is invented");
         Assert.Same(_upstream.RequestAborted.Task, await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(5000)));
+    }
+
+    /// <summary>A tenant's client leaves as <paramref name="leave"/> does; the usage record the gateway then logs must say client_aborted.</summary>
+    private static async Task<FakeLogRecord> AbortedRecordAsync(GatewayFactory gateway, Func<HttpClient, Task> leave)
+    {
+        using var client = gateway.CreateTenantClient();
+        await leave(client);
+        var record = await UsageRecordAsync(gateway);
+        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        return record;
     }
 
     private static async Task<FakeLogRecord> UsageRecordAsync(GatewayFactory gateway)
@@ -121,12 +121,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
     public async Task Cancel_ClosesTheUpstream_AndRecordsClientAbortedWithoutInventedUsage()
     {
         await using var gateway = new GatewayFactory(_upstream.BaseUrl);
-        using var client = gateway.CreateTenantClient();
-
-        await LeaveAfterFirstBytesAsync(client);
-
-        var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        var record = await AbortedRecordAsync(gateway, LeaveAfterFirstBytesAsync);
         Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")), "no usage was reported, so none is recorded");
         Assert.Same(_upstream.RequestAborted.Task, await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(5000)));
     }
@@ -138,12 +133,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
         {
             ["Usage:OnClientAbort"] = "Drain",
         });
-        using var client = gateway.CreateTenantClient();
-
-        await LeaveAfterFirstBytesAsync(client);
-
-        var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        var record = await AbortedRecordAsync(gateway, LeaveAfterFirstBytesAsync);
         Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
         Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
         Assert.Equal(TextAudio.ResponseId, record.GetStructuredStateValue("UpstreamResponseId"));
@@ -159,12 +149,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
             ["Usage:OnClientAbort"] = "Drain",
             ["Usage:DrainTimeout"] = "00:00:00.500",
         });
-        using var client = gateway.CreateTenantClient();
-
-        await LeaveAfterFirstBytesAsync(client);
-
-        var record = await UsageRecordAsync(gateway);
-        Assert.Equal("client_aborted", record.GetStructuredStateValue("Outcome"));
+        var record = await AbortedRecordAsync(gateway, LeaveAfterFirstBytesAsync);
         Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")));
     }
 }

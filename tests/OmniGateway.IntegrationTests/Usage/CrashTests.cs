@@ -19,8 +19,7 @@ public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Workers = 120;
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task KilledWithStreamsInFlight_EveryCompletionAClientSawIsStored_AndTheStoreReopens(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

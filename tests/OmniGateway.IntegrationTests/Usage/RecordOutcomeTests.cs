@@ -6,8 +6,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// <summary>Every way a call can end produces exactly one record, saying how it ended and what the upstream reported.</summary>
 public sealed class RecordOutcomeTests
 {
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task EveryOutcome_ProducesExactlyOneRecord_WithTheUpstreamsUsageVerbatim(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
