@@ -51,6 +51,7 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
                 failures.Add($"{key}:DefaultOutputFormat: '{format}' is not in OutputAudioFormats.");
             if (model.MaxInlineBase64Bytes <= 0)
                 failures.Add($"{key}:MaxInlineBase64Bytes must be positive.");
+            Usage.Pricing.PriceTable.Validate(key, model.Prices, failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -31,6 +31,9 @@ public sealed class ModelOptions
 
     [Range(1, long.MaxValue)]
     public long MaxInlineBase64Bytes { get; set; } = 10_485_760;
+
+    /// <summary>Versioned price table; empty means calls of this model carry no cost.</summary>
+    public List<PriceOptions> Prices { get; set; } = [];
 }
 
 public sealed class VoiceOptions

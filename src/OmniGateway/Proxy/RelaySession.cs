@@ -44,7 +44,7 @@ public sealed class RelaySession
         Recorded = true;
         var record = new UsageRecord(_requestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, _timeToFirstByteMs, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, outcome,
-            terminal?.ResponseId ?? UpstreamResponseId, terminal?.Usage);
+            terminal?.ResponseId ?? UpstreamResponseId, terminal?.Usage) { Tags = Request.Tags };
         _metrics.CallRecorded(record);
         await _recorder.RecordAsync(record);
     }

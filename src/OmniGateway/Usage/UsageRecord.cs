@@ -27,6 +27,20 @@ public sealed record UsageRecord(
     string? UpstreamResponseId,
     UpstreamUsage? Usage)
 {
+    /// <summary>
+    /// Unique per record, unlike the request id (a caller may send the same <c>x-request-id</c> twice):
+    /// the feed's idempotency key, so a receiver that deduplicates never drops a second, billable call.
+    /// </summary>
+    public string RecordKey { get; init; } = "rec_" + Guid.CreateVersion7().ToString("N");
+
+    /// <summary>Priced at record time with the version in force when the call started; null when the model has no price.</summary>
+    public Pricing.UsageCost? Cost { get; init; }
+
+    /// <summary>The caller's attribution tags (metadata and <c>x-omnigateway-tags</c>); empty when untagged.</summary>
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = EmptyTags;
+
+    public static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>(StringComparer.Ordinal);
+
     public static string OutcomeName(UsageOutcome outcome) => outcome switch
     {
         UsageOutcome.Completed => "completed",

@@ -10,7 +10,11 @@ public sealed record ValidatedRequest(
     bool WantsAudio,
     string? Voice,
     string Modalities,
-    ReadOnlyMemory<byte> UpstreamBody);
+    ReadOnlyMemory<byte> UpstreamBody)
+{
+    /// <summary>Attribution tags for the usage record (metadata and <c>x-omnigateway-tags</c>).</summary>
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = Usage.UsageRecord.EmptyTags;
+}
 
 public readonly record struct ValidationOutcome(ValidatedRequest? Request, GatewayError? Error)
 {

@@ -58,6 +58,17 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
+        (2, """
+            ALTER TABLE usage_records ADD COLUMN record_key TEXT NULL;
+            ALTER TABLE usage_records ADD COLUMN cost_picos BIGINT NULL;
+            ALTER TABLE usage_records ADD COLUMN currency TEXT NULL;
+            ALTER TABLE usage_records ADD COLUMN price_effective_ms BIGINT NULL;
+            """),
+        // Attribution tags: a JSON object of short strings, queried with each provider's JSON operator.
+        (3, """
+            ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace OmniGateway.Usage.Storage;
@@ -17,22 +18,33 @@ public sealed partial class SqlUsageStore
             // A total's period starts at 'from', or at the group's first call when unbounded.
             _ => query.From is null ? "MIN(started_at_ms)" : "@from",
         };
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var tagValue = "NULL";
+        if (query.GroupByTag is { } groupKey) tagValue = TagValue(command, "@group_tag", groupKey);
+        // Costs are 1e-12 units in BIGINT; summed in three parts so no SUM can overflow 64 bits, then joined exactly below.
         var sql = new StringBuilder($"""
             SELECT tenant_id, model, {bucket} AS period_start_ms, COUNT(*) AS requests,
                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT),
-                CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT)
+                CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT),
+                currency, SUM(cost_picos / 1000000000000), SUM((cost_picos % 1000000000000) / 1000000), SUM(cost_picos % 1000000),
+                {tagValue} AS tag_value
             FROM usage_records WHERE 1 = 1
             """);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
         if (query.TenantId is not null) { sql.Append(" AND tenant_id = @tenant"); command.AddParameter("@tenant", query.TenantId); }
         if (query.Model is not null) { sql.Append(" AND model = @model"); command.AddParameter("@model", query.Model); }
         if (query.From is { } from) { sql.Append(" AND started_at_ms >= @from"); command.AddParameter("@from", from.ToUnixTimeMilliseconds()); }
         if (query.To is { } to) { sql.Append(" AND started_at_ms < @to"); command.AddParameter("@to", to.ToUnixTimeMilliseconds()); }
-        sql.Append(query.Granularity == UsageGranularity.Total
-            ? " GROUP BY tenant_id, model ORDER BY tenant_id, model"
-            : " GROUP BY tenant_id, model, period_start_ms ORDER BY period_start_ms, tenant_id, model");
+        for (var i = 0; i < query.TagFilters.Count; i++)
+        {
+            var (key, value) = query.TagFilters[i];
+            sql.Append(" AND ").Append(TagValue(command, $"@tag_key{i}", key)).Append($" = @tag_value{i}");
+            command.AddParameter($"@tag_value{i}", value);
+        }
+        sql.Append(" GROUP BY tenant_id, model, currency");
+        if (query.GroupByTag is not null) sql.Append(", tag_value");
+        if (query.Granularity != UsageGranularity.Total) sql.Append(", period_start_ms");
         command.CommandText = sql.ToString();
 
         var rows = new List<UsageRow>();
@@ -40,9 +52,31 @@ public sealed partial class SqlUsageStore
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new UsageRow(reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
-                reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8)));
+                reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))
+            {
+                Currency = reader.GetNullableString(9),
+                Cost = reader.IsDBNull(10) ? null : Pricing.UsageCost.Normalize(Convert.ToDecimal(reader.GetValue(10), CultureInfo.InvariantCulture)
+                      + Convert.ToDecimal(reader.GetValue(11), CultureInfo.InvariantCulture) / 1_000_000m
+                      + Convert.ToDecimal(reader.GetValue(12), CultureInfo.InvariantCulture) / Pricing.UsageCost.PicosPerUnit),
+                TagValue = reader.GetNullableString(13),
+            });
         }
-        return rows;
+        // Ordered here, ordinally: the providers' collations and NULL placement differ.
+        // A total's period start is its group's first call, so it does not order totals.
+        return rows.OrderBy(r => query.Granularity == UsageGranularity.Total ? DateTimeOffset.MinValue : r.PeriodStart).ThenBy(r => r.Tenant, StringComparer.Ordinal).ThenBy(r => r.Model, StringComparer.Ordinal)
+            .ThenBy(r => r.TagValue is null).ThenBy(r => r.TagValue, StringComparer.Ordinal).ThenBy(r => r.Currency, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The SQL for one tag's value; the key travels as a parameter (and is restricted to [A-Za-z0-9_.-] besides).</summary>
+    private string TagValue(System.Data.Common.DbCommand command, string parameter, string key)
+    {
+        if (database.Provider == UsageProvider.Postgres)
+        {
+            command.AddParameter(parameter, key);
+            return $"(tags_json::jsonb ->> {parameter})";
+        }
+        command.AddParameter(parameter, "$.\"" + key + "\"");
+        return $"json_extract(tags_json, {parameter})";
     }
 
     /// <summary>Raw records, oldest first: for audits and tests, not for the hot path.</summary>
@@ -52,7 +86,8 @@ public sealed partial class SqlUsageStore
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
-                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms
+                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
+                record_key, cost_picos, currency, price_effective_ms, tags_json
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
         if (tenantId is not null) command.AddParameter("@tenant", tenantId);
@@ -64,7 +99,13 @@ public sealed partial class SqlUsageStore
                 reader.GetInt64(14), reader.GetInt64(15), reader.GetString(16));
             var record = new UsageRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetNullableString(4), reader.GetString(5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-                reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage);
+                reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
+            {
+                RecordKey = reader.GetNullableString(18) ?? "",
+                Cost = reader.IsDBNull(20) ? null : new Pricing.UsageCost(reader.IsDBNull(19) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(19)),
+                    reader.GetString(20), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(21))),
+                Tags = RecordTags.FromJson(reader.GetNullableString(22)),
+            };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }
         return records;
