@@ -7,6 +7,7 @@ using OmniGateway.RateLimiting;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
+using OmniGateway.Usage.Export;
 using OmniGateway.Validation;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -21,6 +22,7 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
+builder.AddUsageExport();        // Usage:Export:Webhooks ← durable outbox in the usage store
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 
 var app = builder.Build();

@@ -69,6 +69,16 @@ internal static class Migrations
         (3, """
             ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
             """),
+        // The usage feed's durable outbox: a row per record per sink, written in the records' transaction.
+        (4, """
+            CREATE TABLE usage_outbox (
+                seq {Identity},
+                sink TEXT NOT NULL,
+                record_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL);
+            CREATE INDEX ix_usage_outbox_sink_seq ON usage_outbox (sink, seq);
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace OmniGateway.Usage.Storage;
 
 /// <summary>Usage records and per-period totals, written in one transaction per batch.</summary>
-public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time)
+public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time, Export.UsageOutbox? outbox = null)
 {
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
@@ -85,6 +85,8 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
                 totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, total));
             }
         }
+        // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
+        if (outbox is not null) await outbox.WriteAsync(connection, transaction, records, recordedAt, cancellationToken);
         try
         {
             await transaction.CommitAsync(cancellationToken);
@@ -94,6 +96,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             // The server may have committed before the connection failed: retrying could count twice.
             throw new UsageCommitInDoubtException(exception);
         }
+        outbox?.Committed();
         return totals;
     }
 
