@@ -59,7 +59,7 @@ public static partial class ObservabilityExtensions
         var upstream = app.Services.GetRequiredService<UpstreamClient>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OmniGateway.Startup");
         if (upstream.Mode == UpstreamMode.Simulator) Log.SimulatorMode(logger);
-        else Log.LiveMode(logger, upstream.DestinationPrefix);
+        else Log.LiveMode(logger, string.Join(", ", upstream.Destinations.All.Select(d => $"{d.Index}: {d.BaseUrl} (weight {d.Weight})")));
     }
 
     private static Task WriteReadiness(HttpContext context, HealthReport report)
@@ -82,7 +82,7 @@ public static partial class ObservabilityExtensions
             Message = "SIMULATOR MODE: no upstream key is configured, so answers come from the built-in simulator, not the real model. Set Upstream:ApiKey (or Upstream:ApiKeyFile) to go live.")]
         public static partial void SimulatorMode(ILogger logger);
 
-        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Forwarding to the live upstream at {UpstreamBaseUrl}")]
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Forwarding to the live upstream at {UpstreamBaseUrl}")] // destinations by index, URL and weight; never a key
         public static partial void LiveMode(ILogger logger, string upstreamBaseUrl);
     }
 }
@@ -93,7 +93,7 @@ internal sealed class UpstreamHealthCheck(UpstreamClient upstream) : IHealthChec
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(upstream.Mode == UpstreamMode.Simulator
             ? HealthCheckResult.Healthy("SIMULATOR: no upstream key configured; answers are simulated")
-            : HealthCheckResult.Healthy($"live upstream {upstream.DestinationPrefix}"));
+            : upstream.Destinations.Readiness());
 }
 
 /// <summary>The <c>/healthz</c> answer: the process is up and serving.</summary>

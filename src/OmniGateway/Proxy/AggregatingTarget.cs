@@ -11,7 +11,7 @@ namespace OmniGateway.Proxy;
 /// Contract 3.7: <c>stream:false</c>, which the upstream refuses, served by streaming and aggregating
 /// into one OpenAI-shaped Response object. Off the hot path, so plain <see cref="JsonNode"/> is fine here.
 /// </summary>
-public sealed class AggregatingTarget(HttpContext context, string? serverKey) : RelayTarget
+public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string> serverKeys) : RelayTarget
 {
     private readonly StringBuilder _text = new();
     private readonly List<JsonNode> _doneItems = [];
@@ -48,7 +48,7 @@ public sealed class AggregatingTarget(HttpContext context, string? serverKey) : 
                 _terminal = true;
                 var error = evt["response"]?["error"] ?? evt;
                 var message = error["message"]?.GetValue<string>() ?? "the upstream reported a failure";
-                _failure = GatewayErrors.UpstreamFailure("The upstream failed to generate the response: " + UpstreamErrorMapper.Scrub(message, serverKey));
+                _failure = GatewayErrors.UpstreamFailure("The upstream failed to generate the response: " + UpstreamErrorMapper.Scrub(message, serverKeys));
                 break;
         }
     }

@@ -10,6 +10,7 @@ public static class ProxyExtensions
         builder.Services.AddOptions<UpstreamOptions>().BindConfiguration("Upstream").ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton<UpstreamMetrics>();
         builder.Services.AddSingleton<UpstreamClient>();
         builder.Services.AddSingleton<ResponsesForwarder>();
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -25,11 +25,15 @@ public sealed class RelaySession
         (_requestId, _tenant, Request, _time, _recorder, _metrics) = (requestId, tenant, request, time, recorder, metrics);
         _startedAt = time.GetUtcNow();
         _startTimestamp = time.GetTimestamp();
+        Upstream = new UpstreamCall(requestId, request.UpstreamBody);
         metrics.CallStarted();
     }
 
     public string RequestId => _requestId;
     public ValidatedRequest Request { get; }
+
+    /// <summary>Filled in by the retry handler: how many tries the call took.</summary>
+    public UpstreamCall Upstream { get; }
     public bool Recorded { get; private set; }
     public bool FirstEventSeen => _timeToFirstByteMs is not null;
 
@@ -44,7 +48,7 @@ public sealed class RelaySession
         Recorded = true;
         var record = new UsageRecord(_requestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, _timeToFirstByteMs, _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, outcome,
-            terminal?.ResponseId ?? UpstreamResponseId, terminal?.Usage) { Tags = Request.Tags };
+            terminal?.ResponseId ?? UpstreamResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, Tags = Request.Tags };
         _metrics.CallRecorded(record);
         await _recorder.RecordAsync(record);
     }

@@ -25,7 +25,7 @@ public sealed partial class ResponsesForwarder(
     {
         var settings = options.Value;
         var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
-        var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Key);
+        var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.

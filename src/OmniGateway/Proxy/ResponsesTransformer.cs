@@ -17,7 +17,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         CancellationToken cancellationToken)
     {
         proxyRequest.RequestUri = upstream.ResponsesUri;
-        proxyRequest.Headers.TryAddWithoutValidation("Authorization", upstream.AuthorizationValue);
+        proxyRequest.Options.Set(UpstreamCall.OptionsKey, session.Upstream); // the retry handler adds each try's destination and key
         proxyRequest.Headers.Accept.Add(EventStream);
         proxyRequest.Headers.TryAddWithoutValidation("x-request-id", session.RequestId);
         if (proxyRequest.Content is { } content)
@@ -32,7 +32,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         CancellationToken cancellationToken)
     {
         if (proxyResponse is null) return false; // no answer at all: the forwarder reports the error to us
-        var relay = new SseRelay(session, target, httpContext, deadline, upstream.Key);
+        var relay = new SseRelay(session, target, httpContext, deadline, upstream.Keys);
         await relay.RunAsync(proxyResponse, cancellationToken);
         return false; // the relay consumed the body; the forwarder must not copy it again
     }

@@ -11,7 +11,7 @@ namespace OmniGateway.Proxy;
 /// is relayed. Only terminal events are parsed; every other byte just passes through. With
 /// <c>Usage:OnClientAbort=Drain</c>, a departed client's answer is read on (not relayed) until its usage arrives.
 /// </summary>
-public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, UpstreamDeadline deadline, string? serverKey)
+public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, UpstreamDeadline deadline, IReadOnlyList<string> serverKeys)
 {
     private SseEventScanner _scanner;
     private long _scanned;
@@ -26,7 +26,7 @@ public sealed class SseRelay(RelaySession session, RelayTarget target, HttpConte
         if (!upstream.IsSuccessStatusCode || IsJson(upstream))
         {
             // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            var error = await UpstreamErrorMapper.MapAsync(upstream, serverKey, cancellationToken);
+            var error = await UpstreamErrorMapper.MapAsync(upstream, serverKeys, cancellationToken);
             await session.RecordAsync(UsageOutcome.UpstreamError);
             await target.FailAsync(error);
             return;

@@ -6,7 +6,8 @@ namespace OmniGateway.Proxy;
 
 /// <summary>
 /// The one <see cref="HttpMessageInvoker"/> to the upstream, built at start-up as in YARP's direct
-/// forwarding sample. It sits outside any retry handler: a retried POST is a second billed generation.
+/// forwarding sample: <see cref="UpstreamRetryHandler"/> (destination, key, safe retries) over one
+/// <see cref="SocketsHttpHandler"/>, whose connection pools are per destination host.
 /// </summary>
 public sealed class UpstreamClient : IDisposable
 {
@@ -16,16 +17,16 @@ public sealed class UpstreamClient : IDisposable
     {
         var upstream = options.Value;
         Mode = upstream.EffectiveMode;
+        HttpMessageHandler transport;
+        List<UpstreamDestination> destinations;
         if (Mode == UpstreamMode.Simulator)
         {
-            DestinationPrefix = SimulatorPrefix;
-            Invoker = new HttpMessageInvoker(services.GetRequiredService<SimulatorHandler>(), disposeHandler: false);
-            AuthorizationValue = "simulator";
+            transport = services.GetRequiredService<SimulatorHandler>();
+            destinations = [new UpstreamDestination(0, SimulatorPrefix, 1, "simulator", key: null)];
         }
         else
         {
-            DestinationPrefix = upstream.BaseUrl.TrimEnd('/');
-            Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+            transport = new SocketsHttpHandler
             {
                 UseProxy = true,
                 AllowAutoRedirect = false,
@@ -35,22 +36,38 @@ public sealed class UpstreamClient : IDisposable
                 EnableMultipleHttp2Connections = true,
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
                 ActivityHeadersPropagator = null,
-            });
-            // A validator guarantees a key in Live mode.
-            AuthorizationValue = upstream.AuthorizationFormat.Replace("{key}", upstream.ResolveKey(), StringComparison.Ordinal);
+            };
+            // A validator guarantees every key in Live mode.
+            destinations = upstream.Destinations.Count > 0
+                ? [.. upstream.Destinations.Select((d, i) => Destination(i, d.BaseUrl!, d.Weight, d.ResolveKey()!, upstream))]
+                : [Destination(0, upstream.BaseUrl, 1, upstream.ResolveKey()!, upstream)];
         }
-        ResponsesUri = new Uri(DestinationPrefix + "/v1/responses");
-        Key = Mode == UpstreamMode.Live ? upstream.ResolveKey() : null;
+        var time = services.GetRequiredService<TimeProvider>();
+        var metrics = services.GetRequiredService<UpstreamMetrics>();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("OmniGateway.Upstream");
+        Destinations = new UpstreamDestinations(destinations, upstream, time, logger, metrics);
+        metrics.Observe(Destinations);
+        Keys = [.. destinations.Select(d => d.Key).OfType<string>().Distinct()];
+        DestinationPrefix = destinations[0].BaseUrl;
+        ResponsesUri = destinations[0].ResponsesUri;
+        // The simulator belongs to the container; the socket handler is ours to dispose.
+        Invoker = new HttpMessageInvoker(new UpstreamRetryHandler(Destinations, upstream, time, metrics, logger) { InnerHandler = transport },
+            disposeHandler: Mode == UpstreamMode.Live);
     }
 
     public UpstreamMode Mode { get; }
+
+    /// <summary>YARP's destination prefix; the retry handler sets each try's own destination.</summary>
     public string DestinationPrefix { get; }
     public Uri ResponsesUri { get; }
     public HttpMessageInvoker Invoker { get; }
+    public UpstreamDestinations Destinations { get; }
 
-    /// <summary>Sent upstream only; scrubbed from anything the upstream sends back.</summary>
-    internal string AuthorizationValue { get; }
-    internal string? Key { get; }
+    /// <summary>Every upstream key the gateway holds: the one list anything sent back to a client is scrubbed of.</summary>
+    internal IReadOnlyList<string> Keys { get; }
 
     public void Dispose() => Invoker.Dispose();
+
+    private static UpstreamDestination Destination(int index, string baseUrl, int weight, string key, UpstreamOptions upstream) =>
+        new(index, baseUrl.TrimEnd('/'), weight, upstream.AuthorizationFormat.Replace("{key}", key, StringComparison.Ordinal), key);
 }

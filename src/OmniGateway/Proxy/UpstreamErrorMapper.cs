@@ -11,12 +11,12 @@ public static partial class UpstreamErrorMapper
 {
     private const int MaxErrorBodyBytes = 16 * 1024;
 
-    public static async Task<GatewayError> MapAsync(HttpResponseMessage response, string? serverKey, CancellationToken cancellationToken)
+    public static async Task<GatewayError> MapAsync(HttpResponseMessage response, IReadOnlyList<string> serverKeys, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         var (code, message) = await ReadErrorAsync(response, cancellationToken);
-        message = Scrub(message, serverKey);
-        code = code is null ? null : Scrub(code, serverKey);
+        message = Scrub(message, serverKeys);
+        code = code is null ? null : Scrub(code, serverKeys);
         return status switch
         {
             400 or 404 or 413 or 422 => GatewayErrors.UpstreamRejected(status, code,
@@ -76,10 +76,13 @@ public static partial class UpstreamErrorMapper
         return message.Length <= 500 ? message : string.Concat(message.AsSpan(0, 500), "…");
     }
 
-    /// <summary>Removes the server key and anything shaped like a key or a payload.</summary>
-    public static string Scrub(string text, string? serverKey)
+    /// <summary>Removes every upstream key (<see cref="UpstreamClient.Keys"/>) and anything shaped like a key or a payload.</summary>
+    public static string Scrub(string text, IReadOnlyList<string> serverKeys)
     {
-        if (!string.IsNullOrEmpty(serverKey)) text = text.Replace(serverKey, "[redacted]", StringComparison.Ordinal);
+        foreach (var serverKey in serverKeys)
+        {
+            if (serverKey.Length > 0) text = text.Replace(serverKey, "[redacted]", StringComparison.Ordinal);
+        }
         return KeyShaped().Replace(text, "[redacted]");
     }
 

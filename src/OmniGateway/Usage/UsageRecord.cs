@@ -27,6 +27,9 @@ public sealed record UsageRecord(
     string? UpstreamResponseId,
     UpstreamUsage? Usage)
 {
+    /// <summary>Tries the upstream call took (retries before the first byte); 0 when it never reached the upstream.</summary>
+    public int UpstreamAttempts { get; init; }
+
     /// <summary>
     /// Unique per record, unlike the request id (a caller may send the same <c>x-request-id</c> twice):
     /// the feed's idempotency key, so a receiver that deduplicates never drops a second, billable call.

@@ -78,6 +78,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
             Assert.Equal(record.StartedAt, DateTimeOffset.Parse(sent.GetProperty("started_at").GetString()!, CultureInfo.InvariantCulture));
             Assert.Equal(recordedAt, DateTimeOffset.Parse(sent.GetProperty("recorded_at").GetString()!, CultureInfo.InvariantCulture));
             Assert.Equal(record.DurationMs, sent.GetProperty("duration_ms").GetDouble());
+            Assert.Equal(record.UpstreamAttempts, sent.GetProperty("upstream_attempts").GetInt32());
             Assert.Equal(record.Usage!.RawJson, sent.GetProperty("usage").GetRawText());
             Assert.Equal(record.Usage.TotalTokens, sent.GetProperty("total_tokens").GetInt64());
             Assert.Equal(record.Usage.InputTokens, sent.GetProperty("input_tokens").GetInt64());

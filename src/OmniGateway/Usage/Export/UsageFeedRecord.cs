@@ -31,6 +31,7 @@ public static class UsageFeedRecord
             w.WriteNumber("duration_ms", record.DurationMs);
             w.WriteString("outcome", UsageRecord.OutcomeName(record.Outcome));
             w.WriteString("upstream_response_id", record.UpstreamResponseId);
+            w.WriteNumber("upstream_attempts", record.UpstreamAttempts);
             var usage = record.Usage;
             Tokens(w, "input_tokens", usage?.InputTokens);
             Tokens(w, "cached_tokens", usage?.CachedTokens);

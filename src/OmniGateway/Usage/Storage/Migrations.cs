@@ -58,19 +58,21 @@ internal static class Migrations
                 revoked_at_ms BIGINT NULL);
             CREATE INDEX ix_tenant_keys_tenant ON tenant_keys (tenant_id);
             """),
+        // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
+        (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
         // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
-        (2, """
+        (3, """
             ALTER TABLE usage_records ADD COLUMN record_key TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN cost_picos BIGINT NULL;
             ALTER TABLE usage_records ADD COLUMN currency TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN price_effective_ms BIGINT NULL;
             """),
         // Attribution tags: a JSON object of short strings, queried with each provider's JSON operator.
-        (3, """
+        (4, """
             ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
             """),
         // The usage feed's durable outbox: a row per record per sink, written in the records' transaction.
-        (4, """
+        (5, """
             CREATE TABLE usage_outbox (
                 seq {Identity},
                 sink TEXT NOT NULL,

@@ -86,7 +86,7 @@ public sealed partial class SqlUsageStore
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
-                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
+                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts,
                 record_key, cost_picos, currency, price_effective_ms, tags_json
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
@@ -101,10 +101,11 @@ public sealed partial class SqlUsageStore
                 reader.GetNullableString(4), reader.GetString(5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
                 reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
             {
-                RecordKey = reader.GetNullableString(18) ?? "",
-                Cost = reader.IsDBNull(20) ? null : new Pricing.UsageCost(reader.IsDBNull(19) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(19)),
-                    reader.GetString(20), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(21))),
-                Tags = RecordTags.FromJson(reader.GetNullableString(22)),
+                UpstreamAttempts = (int)reader.GetInt64(18),
+                RecordKey = reader.GetNullableString(19) ?? "",
+                Cost = reader.IsDBNull(21) ? null : new Pricing.UsageCost(reader.IsDBNull(20) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(20)),
+                    reader.GetString(21), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(22))),
+                Tags = RecordTags.FromJson(reader.GetNullableString(23)),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }

@@ -8,10 +8,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            record_key, cost_picos, currency, price_effective_ms, tags_json)
+            upstream_attempts, record_key, cost_picos, currency, price_effective_ms, tags_json)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
+            @upstream_attempts, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -161,6 +161,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@total_tokens", usage?.TotalTokens);
         Add(parameters, create, "@usage_json", usage?.RawJson);
         Add(parameters, create, "@recorded_at_ms", recordedAt);
+        Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
         Add(parameters, create, "@record_key", record.RecordKey);
         Add(parameters, create, "@cost_picos", record.Cost?.Picos);
         Add(parameters, create, "@currency", record.Cost?.Currency);
