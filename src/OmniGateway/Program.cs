@@ -1,7 +1,9 @@
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
+using OmniGateway.Cors;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
+using OmniGateway.Playground;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
 using OmniGateway.Simulator;
@@ -17,6 +19,7 @@ builder.AddGatewayErrors();      // one error shape
 builder.AddModelCatalog();       // Models:<id>, shipped voices.json beneath configuration
 builder.AddTenants();            // Gateway:Tenants
 builder.AddTenantAuth();         // 3 key header forms → tenant | admin
+builder.AddBrowserCors();        // Gateway:Cors:AllowedOrigins + each tenant's AllowedOrigins
 builder.AddTenantRateLimits();   // RequestsPerMinute, ConcurrentStreams, TokensPerMinute → 429
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
@@ -28,6 +31,7 @@ builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 var app = builder.Build();
 app.LogUpstreamMode();
 app.UseGatewayErrors();
+app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
@@ -37,5 +41,6 @@ app.MapCatalogApi();             // /v1/models, /v1/voices
 app.MapUsageApi();               // /v1/usage, /admin/usage
 app.MapTenantsAdminApi();        // /admin/tenants, keys
 app.MapOperationalEndpoints();   // /healthz, /readyz, /metrics
+app.MapPlayground();            // /playground: embedded page, usage view (anonymous; the key stays in the browser)
 app.MapGatewayOpenApi();         // /swagger, /swagger/v1/swagger.json (anonymous)
 app.Run();

@@ -29,6 +29,11 @@ public static class GatewayErrors
         new(StatusCodes.Status401Unauthorized, "authentication_error", "invalid_api_key",
             "The API key is not valid (unknown, revoked or its tenant is disabled). Ask the gateway's operator for a valid tenant key.");
 
+    public static GatewayError OriginNotAllowed(string origin, string? tenant) =>
+        new(StatusCodes.Status403Forbidden, "permission_error", "origin_not_allowed", tenant is null
+            ? $"Origin '{origin}' may not call this gateway from a browser. Add it to Gateway:Cors:AllowedOrigins, or to a tenant's AllowedOrigins."
+            : $"Origin '{origin}' is not allowed for {(tenant == "admin" ? "the admin key" : $"tenant '{tenant}'")}. Add it to {(tenant == "admin" ? "" : "the tenant's AllowedOrigins or ")}Gateway:Cors:AllowedOrigins.");
+
     public static GatewayError Forbidden(string message) =>
         new(StatusCodes.Status403Forbidden, "permission_error", "forbidden", message);
 

@@ -13,7 +13,8 @@ public sealed class ConfiguredTenantDirectory : ITenantDirectory
         _keys = options.Value.Tenants
             .Where(t => !t.Disabled)
             .SelectMany(t => t.KeySha256.Select(hex => (Hash: Convert.FromHexString(hex),
-                Tenant: new TenantContext(t.Id, KeyIds.FromHash(Convert.FromHexString(hex)), t.AllowedModels, t.Limits))))
+                Tenant: new TenantContext(t.Id, KeyIds.FromHash(Convert.FromHexString(hex)), t.AllowedModels, t.Limits)
+                    { AllowedOrigins = Cors.Origins.NormalizeAll(t.AllowedOrigins) })))
             .ToArray();
     }
 

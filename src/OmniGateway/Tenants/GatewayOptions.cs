@@ -26,6 +26,9 @@ public sealed class TenantOptions
     public List<string> AllowedModels { get; set; } = [];
 
     public TenantLimits Limits { get; set; } = new();
+
+    /// <summary>Browser origins this tenant's key may be used from, beside Gateway:Cors:AllowedOrigins.</summary>
+    public List<string> AllowedOrigins { get; set; } = [];
 }
 
 /// <summary>A null limit is no limit.</summary>

@@ -8,7 +8,10 @@ public sealed record StoredTenant(
     IReadOnlyList<string> AllowedModels,
     TenantLimits Limits,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+}
 
 /// <summary>A key issued through the admin API, for any tenant. Only its SHA-256 is stored.</summary>
 public sealed record StoredKey(string KeyId, string TenantId, DateTimeOffset CreatedAt);

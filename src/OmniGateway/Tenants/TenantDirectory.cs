@@ -23,10 +23,11 @@ public sealed class TenantDirectory(ConfiguredTenantDirectory configured, ITenan
 
         if (_configuredById.TryGetValue(match.Key.TenantId, out var fromConfig))
         {
-            return fromConfig.Disabled ? null : new TenantContext(fromConfig.Id, match.Key.KeyId, fromConfig.AllowedModels, fromConfig.Limits);
+            return fromConfig.Disabled ? null : new TenantContext(fromConfig.Id, match.Key.KeyId, fromConfig.AllowedModels, fromConfig.Limits)
+                { AllowedOrigins = Cors.Origins.NormalizeAll(fromConfig.AllowedOrigins) };
         }
         return match.Tenant is { Disabled: false } tenant
-            ? new TenantContext(tenant.Id, match.Key.KeyId, tenant.AllowedModels, tenant.Limits)
+            ? new TenantContext(tenant.Id, match.Key.KeyId, tenant.AllowedModels, tenant.Limits) { AllowedOrigins = tenant.AllowedOrigins }
             : null;
     }
 

@@ -16,6 +16,8 @@ public sealed record TenantDocument(
     [property: JsonPropertyName("CreatedAt")] DateTimeOffset? CreatedAt,
     [property: JsonPropertyName("UpdatedAt")] DateTimeOffset? UpdatedAt)
 {
+    [JsonPropertyName("AllowedOrigins")] public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
     public const string FromConfiguration = "configuration";
     public const string FromApi = "api";
 }

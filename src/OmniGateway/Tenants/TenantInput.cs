@@ -20,6 +20,7 @@ public sealed partial class TenantInput
     public string? Name { get; private set; }
     public bool? Disabled { get; private set; }
     public List<string>? AllowedModels { get; private set; }
+    public List<string>? AllowedOrigins { get; private set; }
 
     /// <summary>Only the limits the body names, each with its new value (null: no limit).</summary>
     public Dictionary<string, long?> Limits { get; } = new(StringComparer.Ordinal);
@@ -42,11 +43,12 @@ public sealed partial class TenantInput
                     : Invalid("Disabled", "Disabled must be true or false."),
                 "ALLOWEDMODELS" => input.ReadModels(property.Value, catalog),
                 "LIMITS" => input.ReadLimits(property.Value),
+                "ALLOWEDORIGINS" => input.ReadOrigins(property.Value),
                 "KEYSHA256" when creating => input.ReadHashes(property.Value),
                 "KEYSHA256" => Invalid("KeySha256", "Keys cannot be replaced by PATCH. Issue one with POST /admin/tenants/{id}/keys and revoke old ones with DELETE."),
                 _ when ReadOnlyFields.Contains(property.Name, StringComparer.OrdinalIgnoreCase) => null,
                 _ => GatewayErrors.BadRequest("unknown_field",
-                    $"'{GatewayErrors.Truncate(property.Name)}' is not a tenant field. Fields: Id, Name, Disabled, AllowedModels, Limits{(creating ? ", KeySha256" : "")}.",
+                    $"'{GatewayErrors.Truncate(property.Name)}' is not a tenant field. Fields: Id, Name, Disabled, AllowedModels, AllowedOrigins, Limits{(creating ? ", KeySha256" : "")}.",
                     property.Name),
             };
             if (error is not null) return (null, error);
@@ -73,6 +75,7 @@ public sealed partial class TenantInput
             Disabled = Disabled ?? current.Disabled,
             AllowedModels = AllowedModels ?? current.AllowedModels,
             Limits = limits,
+            AllowedOrigins = AllowedOrigins ?? current.AllowedOrigins,
             UpdatedAt = now,
         };
     }
@@ -113,6 +116,24 @@ public sealed partial class TenantInput
             i++;
         }
         AllowedModels = models;
+        return null;
+    }
+
+    private GatewayError? ReadOrigins(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+            return Invalid("AllowedOrigins", "AllowedOrigins must be an array of browser origins such as [\"https://app.example.com\"] ([] allows none beyond Gateway:Cors:AllowedOrigins).");
+        var origins = new List<string>();
+        var i = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || Cors.Origins.Normalize(item.GetString()) is not { } origin)
+                return Invalid($"AllowedOrigins[{i}]", $"AllowedOrigins[{i}] is not an origin: {Cors.Origins.Rule}. A tenant cannot allow every origin (*).");
+            if (!origins.Contains(origin)) origins.Add(origin);
+            i++;
+        }
+        if (origins.Count > 100) return Invalid("AllowedOrigins", "AllowedOrigins may hold at most 100 origins.");
+        AllowedOrigins = origins;
         return null;
     }
 

@@ -135,11 +135,12 @@ public static partial class TenantsAdminApi
         tenant.Id, tenant.Name, tenant.Disabled, tenant.AllowedModels, LimitsDocument.From(tenant.Limits), TenantDocument.FromConfiguration,
         [.. tenant.KeySha256.Select(hex => new KeyDocument(KeyIds.FromHash(Convert.FromHexString(hex)), TenantDocument.FromConfiguration, null)),
          .. issued.Select(k => new KeyDocument(k.KeyId, TenantDocument.FromApi, k.CreatedAt))],
-        null, null);
+        null, null) { AllowedOrigins = tenant.AllowedOrigins };
 
     private static TenantDocument FromStore(StoredTenant tenant, IEnumerable<StoredKey> keys) => new(
         tenant.Id, tenant.Name, tenant.Disabled, tenant.AllowedModels, LimitsDocument.From(tenant.Limits), TenantDocument.FromApi,
-        [.. keys.Select(k => new KeyDocument(k.KeyId, TenantDocument.FromApi, k.CreatedAt))], tenant.CreatedAt, tenant.UpdatedAt);
+        [.. keys.Select(k => new KeyDocument(k.KeyId, TenantDocument.FromApi, k.CreatedAt))], tenant.CreatedAt, tenant.UpdatedAt)
+        { AllowedOrigins = tenant.AllowedOrigins };
 
     private static GatewayError NoSuchTenant(string id) =>
         GatewayErrors.NotFound("tenant_not_found", $"No tenant '{GatewayErrors.Truncate(id)}'. GET /admin/tenants lists them.");

@@ -60,7 +60,9 @@ public sealed class CrashTests(ITestOutputHelper output)
                 }
             })).ToArray();
 
+            // At least 3 s, and on past the first rounds of completions however loaded the machine is (bounded).
             await Task.Delay(TimeSpan.FromSeconds(3));
+            for (var waited = 0; completed.Count <= 2 * Workers && waited < 600; waited++) await Task.Delay(100);
             inFlightAtKill = Volatile.Read(ref inFlight);
             await gateway.KillAsync();
             await stop.CancelAsync();

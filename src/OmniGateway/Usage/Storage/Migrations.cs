@@ -60,19 +60,21 @@ internal static class Migrations
             """),
         // Tries per call (issue 10: retries before the first byte). Rows from before retries existed took one.
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
+        // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
+        (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
         // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
-        (3, """
+        (4, """
             ALTER TABLE usage_records ADD COLUMN record_key TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN cost_picos BIGINT NULL;
             ALTER TABLE usage_records ADD COLUMN currency TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN price_effective_ms BIGINT NULL;
             """),
         // Attribution tags: a JSON object of short strings, queried with each provider's JSON operator.
-        (4, """
+        (5, """
             ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
             """),
         // The usage feed's durable outbox: a row per record per sink, written in the records' transaction.
-        (5, """
+        (6, """
             CREATE TABLE usage_outbox (
                 seq {Identity},
                 sink TEXT NOT NULL,

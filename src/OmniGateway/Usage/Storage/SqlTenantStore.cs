@@ -7,7 +7,7 @@ namespace OmniGateway.Usage.Storage;
 /// <summary>API-managed tenants and keys, in the same database as the usage they produce.</summary>
 public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : ITenantStore
 {
-    private const string TenantColumns = "t.id, t.name, t.disabled, t.allowed_models, t.limits, t.created_at_ms, t.updated_at_ms";
+    private const string TenantColumns = "t.id, t.name, t.disabled, t.allowed_models, t.limits, t.created_at_ms, t.updated_at_ms, t.allowed_origins";
 
     public async Task<IReadOnlyList<StoredTenant>> ListAsync(CancellationToken cancellationToken)
     {
@@ -37,8 +37,8 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         await using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = """
-            INSERT INTO tenants (id, name, disabled, allowed_models, limits, created_at_ms, updated_at_ms)
-            VALUES (@id, @name, @disabled, @models, @limits, @created, @updated) ON CONFLICT (id) DO NOTHING
+            INSERT INTO tenants (id, name, disabled, allowed_models, limits, created_at_ms, updated_at_ms, allowed_origins)
+            VALUES (@id, @name, @disabled, @models, @limits, @created, @updated, @origins) ON CONFLICT (id) DO NOTHING
             """;
         BindTenant(insert, tenant);
         if (await insert.ExecuteNonQueryAsync(cancellationToken) != 1) return TenantCreateResult.IdTaken;
@@ -55,7 +55,8 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            UPDATE tenants SET name = @name, disabled = @disabled, allowed_models = @models, limits = @limits, updated_at_ms = @updated
+            UPDATE tenants SET name = @name, disabled = @disabled, allowed_models = @models, limits = @limits, updated_at_ms = @updated,
+                allowed_origins = @origins
             WHERE id = @id
             """;
         BindTenant(command, tenant);
@@ -141,7 +142,8 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         command.AddParameter("@id", tenant.Id).AddParameter("@name", tenant.Name).AddParameter("@disabled", tenant.Disabled ? 1L : 0L)
             .AddParameter("@models", JsonSerializer.Serialize(tenant.AllowedModels, TenantJson.Default.IReadOnlyListString))
             .AddParameter("@limits", JsonSerializer.Serialize(tenant.Limits, TenantJson.Default.TenantLimits))
-            .AddParameter("@created", tenant.CreatedAt.ToUnixTimeMilliseconds()).AddParameter("@updated", tenant.UpdatedAt.ToUnixTimeMilliseconds());
+            .AddParameter("@created", tenant.CreatedAt.ToUnixTimeMilliseconds()).AddParameter("@updated", tenant.UpdatedAt.ToUnixTimeMilliseconds())
+            .AddParameter("@origins", JsonSerializer.Serialize(tenant.AllowedOrigins, TenantJson.Default.IReadOnlyListString));
 
     private static StoredTenant ReadTenant(DbDataReader reader, int first) => new(
         reader.GetString(first),
@@ -150,7 +152,11 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         JsonSerializer.Deserialize(reader.GetString(first + 3), TenantJson.Default.IReadOnlyListString) ?? [],
         JsonSerializer.Deserialize(reader.GetString(first + 4), TenantJson.Default.TenantLimits) ?? new TenantLimits(),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 5)),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 6)));
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(first + 6)))
+    {
+        // NULL in rows written before migration 3 added the column.
+        AllowedOrigins = reader.IsDBNull(first + 7) ? [] : JsonSerializer.Deserialize(reader.GetString(first + 7), TenantJson.Default.IReadOnlyListString) ?? [],
+    };
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 }
