@@ -21,8 +21,10 @@ RUN dotnet publish src/OmniGateway/OmniGateway.csproj -c Release --no-restore -o
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 
-# 8080 rather than 80: a non-root process cannot bind below 1024.
+# 8080 rather than 80: a non-root process cannot bind below 1024. 9464 serves /metrics and detailed /readyz
+# (Management:Port), for the cluster's scraper, not for the public.
 ENV ASPNETCORE_HTTP_PORTS=8080 \
+    Management__Port=9464 \
     Usage__ConnectionString="Data Source=/app/data/omnigateway.db"
 
 COPY --from=build /app/publish .
@@ -35,7 +37,7 @@ VOLUME /app/data
 # The aspnet image's built-in `app` user. Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER $APP_UID
 
-EXPOSE 8080
+EXPOSE 8080 9464
 
 # No HEALTHCHECK: the aspnet image has neither curl nor wget, and adding one only for this would grow the
 # attack surface of every deployment. Orchestrators probe GET /healthz (liveness) and GET /readyz

@@ -169,6 +169,7 @@ public static class Launch
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
         var env = start.Environment;
         env["ASPNETCORE_ENVIRONMENT"] = "Production";
+        env["Management__Port"] = "0"; // /metrics on the API port, as the scenarios read it; no clash with other gateways
         env["Upstream__Mode"] = "Live";
         env["Upstream__BaseUrl"] = upstream.ToString().TrimEnd('/');
         env["Upstream__ApiKey"] = UpstreamKey;
@@ -177,6 +178,19 @@ public static class Launch
         env["Gateway__MaxRequestBodyBytes"] = (64 * 1024 * 1024).ToString();
         env["Usage__ConnectionString"] = $"Data Source={Path.Combine(ledgerDirectory ?? workDirectory, "usage.db")}";
         return ChildProcess.StartAsync("gateway", start, port, "/healthz");
+    }
+
+    /// <summary>The bare YARP pass-through (bench/OmniGateway.Bench.PassThrough): Kestrel and the forwarder, nothing of the gateway.</summary>
+    public static Task<ChildProcess> PassThroughAsync(Uri upstream)
+    {
+        var configuration = typeof(Launch).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        var dll = Path.Combine(RepoRoot(), "bench", "OmniGateway.Bench.PassThrough", "bin", configuration, "net10.0", "OmniGateway.Bench.PassThrough.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"Build the solution first (dotnet build -c {configuration}): {dll} is missing.");
+        var port = ChildProcess.FreePort();
+        var start = new ProcessStartInfo("dotnet");
+        foreach (var arg in new[] { dll, upstream.ToString(), "--urls", $"http://127.0.0.1:{port}" }) start.ArgumentList.Add(arg);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        return ChildProcess.StartAsync("yarp pass-through", start, port, "/healthz");
     }
 
     private static readonly string[] NginxPaths = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"];
@@ -193,10 +207,10 @@ public static class Launch
         // Same work shape as the gateway's relay: HTTP/1.1 keep-alive to the upstream, no buffering either way.
         await File.WriteAllTextAsync(config, $$"""
             worker_processes auto;
-            worker_rlimit_nofile 20000;
+            worker_rlimit_nofile 65536;
             pid {{prefix}}/nginx.pid;
             error_log {{prefix}}/logs/error.log warn;
-            events { worker_connections 16384; }
+            events { worker_connections 32768; }
             http {
               access_log off;
               client_body_temp_path {{prefix}}/body;

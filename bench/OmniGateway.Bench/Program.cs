@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using OmniGateway.Bench;
 
-// OmniGateway.Bench run [--smoke] [--out FOLDER]   every scenario; results to FOLDER (default bench/results)
+// OmniGateway.Bench run [--smoke] [--warmup SECONDS] [--out FOLDER]
+//                                                  every scenario; results to FOLDER (default bench/results);
+//                                                  warm-up per target before any measured round (full: 30 s)
 // OmniGateway.Bench upstream PORT                  the fake upstream alone (the run starts it itself)
 switch (args.FirstOrDefault())
 {
@@ -10,6 +12,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "run":
         var profile = args.Contains("--smoke") ? BenchProfile.Smoke : BenchProfile.Full;
+        var warmIndex = Array.IndexOf(args, "--warmup");
+        if (warmIndex >= 0 && warmIndex + 1 < args.Length && double.TryParse(args[warmIndex + 1], System.Globalization.CultureInfo.InvariantCulture, out var warm))
+            profile = profile with { WarmUp = TimeSpan.FromSeconds(warm) };
         var outIndex = Array.IndexOf(args, "--out");
         var folder = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(Launch.RepoRoot(), "bench", "results");
         var clock = Stopwatch.StartNew();
@@ -18,6 +23,6 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine($"results: {Path.GetFullPath(folder)}/{Report.MarkdownFile}, {Report.ChartFile}");
         return 0;
     default:
-        Console.Error.WriteLine("usage: OmniGateway.Bench run [--smoke] [--out FOLDER] | upstream PORT");
+        Console.Error.WriteLine("usage: OmniGateway.Bench run [--smoke] [--warmup SECONDS] [--out FOLDER] | upstream PORT");
         return 2;
 }

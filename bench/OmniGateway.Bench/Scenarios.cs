@@ -5,10 +5,13 @@ using System.Net.Http.Json;
 namespace OmniGateway.Bench;
 
 public sealed record LatencyRow(int Concurrency, string Target, int Samples, int Failures, double FirstP50, double FirstP99, double LastP50, double LastP99, double LoadGeneratorCpu);
-/// <param name="ProxyCpuUsPerStream">CPU the proxy process (gateway or nginx) spent per stream; NaN for direct.</param>
-public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double ProxyCpuUsPerStream)
+/// <param name="StreamsPerSecond">One figure per round.</param>
+/// <param name="ProxyCpuUsPerStream">Per round: CPU the proxy process (from /proc: user + system, children included) spent per stream; empty for direct.</param>
+/// <param name="LoadGeneratorCpu">The load generator's own CPU share (NaN when it is h2load).</param>
+public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double[] ProxyCpuUsPerStream)
 {
     public double Median => Percentile.Of(StreamsPerSecond, 50);
+    public double CpuMedian => Percentile.Of(ProxyCpuUsPerStream, 50);
 }
 public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, double CpuMsPerSecondPer1000, long RssBeforeBytes, long RssOpenBytes);
 /// <param name="LiveHeapBytes">The GC heap right after a forced full GC: what is live, where a leak would pile up.</param>
@@ -29,22 +32,25 @@ public sealed class BenchResults
     public List<FirstByteRow> FirstByte { get; } = [];
     public List<LargeBodyRow> LargeBodies { get; } = [];
     public List<ThroughputRow> LedgerDurability { get; } = [];
+    /// <summary>The same throughput scenario driven by h2load instead of the .NET load generator; empty without h2load.</summary>
+    public List<ThroughputRow> H2LoadThroughput { get; } = [];
     public bool NginxAvailable { get; set; }
 }
 
 /// <summary>
 /// Runs every scenario of bench/README.md against the same fake upstream: directly, through the
-/// gateway and (when installed) through nginx, alternating round by round so that a noisy neighbour
-/// hurts all three alike.
+/// gateway, through a bare YARP pass-through and (when installed) through nginx, alternating round by
+/// round so that a noisy neighbour hurts them all alike.
 /// </summary>
-public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, ChildProcess gateway, ChildProcess? nginx, Action<string> log) : IDisposable
+public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, ChildProcess gateway, ChildProcess yarp, ChildProcess? nginx, Action<string> log) : IDisposable
 {
     private readonly HttpClient _control = new() { BaseAddress = upstream.BaseUrl };
 
-    private IEnumerable<(Target Target, ChildProcess? Process)> Targets(Target direct, Target viaGateway, Target? viaNginx)
+    private IEnumerable<(Target Target, ChildProcess? Process)> Targets(Target direct, Target viaGateway, Target viaYarp, Target? viaNginx)
     {
         yield return (direct, null);
         yield return (viaGateway, gateway);
+        yield return (viaYarp, yarp);
         if (viaNginx is not null) yield return (viaNginx, nginx);
     }
 
@@ -53,14 +59,16 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         var results = new BenchResults { Profile = profile, NginxAvailable = nginx is not null };
         using var direct = new Target("direct", upstream.BaseUrl, Launch.UpstreamKey);
         using var viaGateway = new Target("gateway", gateway.BaseUrl, Launch.TenantKey);
+        using var viaYarp = new Target("yarp", yarp.BaseUrl, Launch.UpstreamKey);
         using var viaNginx = nginx is null ? null : new Target("nginx", nginx.BaseUrl, Launch.UpstreamKey);
-        var targets = Targets(direct, viaGateway, viaNginx).ToArray();
+        var targets = Targets(direct, viaGateway, viaYarp, viaNginx).ToArray();
         var clients = targets.Select(t => t.Target).ToArray();
 
         await WarmUpAsync(clients);
         await FirstByteAsync(results, clients);
         await LatencyAsync(results, clients);
         await ThroughputAsync(results.Throughput, targets);
+        await H2LoadThroughputAsync(results.H2LoadThroughput, targets);
         await LargeBodiesAsync(results, clients);
         await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
         await SoakAsync(results, viaGateway);
@@ -76,12 +84,14 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await ThroughputAsync(results.LedgerDurability, [(onDisk, gateway), (onTmpfs, tmpfsGateway)]);
     }
 
+    /// <summary>The throughput load for <see cref="BenchProfile.WarmUp"/> per target, before any measured round: the JIT settles first.</summary>
     private async Task WarmUpAsync(IEnumerable<Target> targets)
     {
         await SetShapeAsync(new StreamShape(12, 0, 0, false));
         foreach (var target in targets)
         {
-            var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, concurrency: 16, streamsPerWorker: 20);
+            log($"warm-up: {target.Name}, {profile.WarmUp.TotalSeconds:0} s");
+            var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.WarmUp);
             if (run.Failures > 0) throw new InvalidOperationException($"{target.Name}: {run.Failures} of {run.Calls.Count} warm-up calls failed (status {run.Calls.First(c => !c.Ok).Status}).");
         }
     }
@@ -129,20 +139,55 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         log("throughput: zero event delay, saturation");
         await SetShapeAsync(new StreamShape(12, 0, 0, false));
         var runs = targets.ToDictionary(t => t.Target.Name, _ => new List<LoadRun>());
-        var cpu = targets.ToDictionary(t => t.Target.Name, _ => TimeSpan.Zero);
+        var cpu = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
         for (var round = 0; round < profile.Rounds; round++)
             foreach (var (target, process) in targets)
             {
                 var before = process?.Sample();
-                runs[target.Name].Add(await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow));
-                if (before is { } b) cpu[target.Name] += process!.Sample().CpuTime - b.CpuTime; // a sample implies a process
+                var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow);
+                runs[target.Name].Add(run);
+                if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, run.Calls.Count(c => c.Ok)));
             }
-        foreach (var (target, process) in targets)
+        foreach (var (target, _) in targets)
         {
-            var streams = runs[target.Name].Sum(r => r.Calls.Count(c => c.Ok));
             rows.Add(new ThroughputRow(target.Name, runs[target.Name].Select(r => r.StreamsPerSecond).ToArray(),
-                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare),
-                process is null ? double.NaN : cpu[target.Name].TotalMicroseconds / streams));
+                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare), cpu[target.Name].ToArray()));
+        }
+    }
+
+    /// <summary>The throughput scenario again with h2load as the client: the ratios must not be the .NET load generator's.</summary>
+    private async Task H2LoadThroughputAsync(List<ThroughputRow> rows, (Target Target, ChildProcess? Process)[] targets)
+    {
+        if (H2Load.Executable is null)
+        {
+            log("h2load is not installed: no cross-check of the throughput ratios");
+            return;
+        }
+        log("throughput cross-check: h2load");
+        await SetShapeAsync(new StreamShape(12, 0, 0, false));
+        var body = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
+            var rates = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
+            var cpu = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
+            var failures = targets.ToDictionary(t => t.Target.Name, _ => 0);
+            for (var round = 0; round < profile.Rounds; round++)
+                foreach (var (target, process) in targets)
+                {
+                    var key = target.Name == "gateway" ? Launch.TenantKey : Launch.UpstreamKey;
+                    var before = process?.Sample();
+                    var (ok, failed, elapsed) = await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow);
+                    rates[target.Name].Add(ok / elapsed.TotalSeconds);
+                    failures[target.Name] += failed;
+                    if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, ok));
+                }
+            foreach (var (target, _) in targets)
+                rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray()));
+        }
+        finally
+        {
+            File.Delete(body);
         }
     }
 
@@ -271,9 +316,10 @@ public static class BenchRun
         {
             await using var upstream = await Launch.UpstreamAsync();
             await using var gateway = await Launch.GatewayAsync(upstream.BaseUrl, work.FullName);
+            await using var yarp = await Launch.PassThroughAsync(upstream.BaseUrl);
             await using var nginx = await Launch.NginxAsync(upstream.BaseUrl, work.FullName);
             log(nginx is null ? "nginx is not installed: no pass-through floor in this run" : "nginx found: measuring the pass-through floor too");
-            using var scenarios = new Scenarios(profile, upstream, gateway, nginx, log);
+            using var scenarios = new Scenarios(profile, upstream, gateway, yarp, nginx, log);
             var results = await scenarios.RunAsync();
             if (Directory.Exists("/dev/shm"))
             {

@@ -36,6 +36,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
             // A usage store of its own per gateway: parallel test classes must not see each other's records.
             ["Usage:ConnectionString"] = $"Data Source={Path.Combine(_dataDirectory, "usage.db")}",
             ["Logging:Format"] = "Text",
+            // WebApplicationFactory binds one Kestrel address of its own choosing, so operational endpoints share it;
+            // the split ports are tested on a real process (Hardening/ManagementPortTests).
+            ["Management:Port"] = "0",
         };
         if (upstream is not null)
         {

@@ -11,6 +11,7 @@ public static class AuthExtensions
     public static IHostApplicationBuilder AddTenantAuth(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<AdminKey>();
+        builder.Services.AddSingleton<AuthFailureThrottle>();
         builder.Services.AddAuthentication(TenantKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TenantKeyAuthenticationHandler>(TenantKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using OmniGateway.Errors;
@@ -19,7 +20,9 @@ public sealed class TenantKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ITenantDirectory tenants,
-    AdminKey adminKey)
+    ConfiguredTenantDirectory configured,
+    AdminKey adminKey,
+    AuthFailureThrottle throttle)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "TenantKey";
@@ -29,6 +32,8 @@ public sealed class TenantKeyAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        // An endpoint that needs no key (health, metrics, Swagger, a 404) never costs a hash or a lookup.
+        if (!NeedsKey(Context.GetEndpoint())) return AuthenticateResult.NoResult();
         var key = ReadKey(Request.Headers);
         if (key.IsEmpty) return AuthenticateResult.NoResult();
 
@@ -38,15 +43,57 @@ public sealed class TenantKeyAuthenticationHandler(
             return Success(new Claim(ClaimTypes.Role, AdminRole), new Claim(KeyClaim, "admin"));
         }
 
-        var tenant = await tenants.FindByKeyHashAsync(hash, Context.RequestAborted);
-        if (tenant is null) return AuthenticateResult.Fail("unknown key");
+        // In memory, so before the throttle: a configured tenant behind a shared address is never locked out by a guesser.
+        var tenant = await configured.FindByKeyHashAsync(hash, Context.RequestAborted);
+        if (tenant is null)
+        {
+            var client = Context.Connection.RemoteIpAddress;
+            if (throttle.IsThrottled(client, out var retryAfter))
+            {
+                Context.Items[ThrottledItem] = retryAfter;
+                return Fail("throttled: too many failed keys from this address");
+            }
+            if (throttle.IsKnownUnknown(hash))
+            {
+                throttle.RecordFailure(client, hash);
+                return Fail("unknown key (failed moments ago; not looked up again)");
+            }
+            tenant = await tenants.FindByKeyHashAsync(hash, Context.RequestAborted);
+            if (tenant is null)
+            {
+                throttle.RecordFailure(client, hash);
+                return Fail("unknown, revoked or disabled key");
+            }
+        }
 
         Context.Features.Set(tenant);
         return Success(new Claim(TenantClaim, tenant.TenantId), new Claim(KeyClaim, tenant.KeyId));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        (ReadKey(Request.Headers).IsEmpty ? GatewayErrors.MissingKey() : GatewayErrors.InvalidKey()).WriteAsync(Context);
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (Context.Items.TryGetValue(ThrottledItem, out var retryAfter) && retryAfter is int seconds)
+            return GatewayErrors.RateLimited("too_many_failed_keys",
+                "Too many requests with invalid API keys came from your address. Wait for Retry-After, then send a valid tenant key.", seconds).WriteAsync(Context);
+        if (ReadKey(Request.Headers).IsEmpty)
+        {
+            Context.Items[RefusalLog.ReasonItem] = "no key sent";
+            return GatewayErrors.MissingKey().WriteAsync(Context);
+        }
+        return GatewayErrors.InvalidKey().WriteAsync(Context);
+    }
+
+    private const string ThrottledItem = "og:auth-throttled";
+
+    /// <summary>The failure's reason goes to the one refusal line (<see cref="RefusalLog"/>); the key never does.</summary>
+    private AuthenticateResult Fail(string reason)
+    {
+        Context.Items[RefusalLog.ReasonItem] = reason;
+        return AuthenticateResult.Fail(reason);
+    }
+
+    private static bool NeedsKey(Endpoint? endpoint) =>
+        endpoint is not null && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null && endpoint.Metadata.GetMetadata<IAuthorizeData>() is not null;
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         GatewayErrors.Forbidden(Context.User.IsInRole(AdminRole)

@@ -51,6 +51,13 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
                 failures.Add($"{key}:DefaultOutputFormat: '{format}' is not in OutputAudioFormats.");
             if (model.MaxInlineBase64Bytes <= 0)
                 failures.Add($"{key}:MaxInlineBase64Bytes must be positive.");
+            if (model.MaxOutputTokens < 16)
+                failures.Add($"{key}:MaxOutputTokens must be at least 16.");
+            var estimate = model.InputEstimate;
+            if (!(estimate.TextBytesPerToken >= 0.5))
+                failures.Add($"{key}:InputEstimate:TextBytesPerToken must be at least 0.5.");
+            if (!(estimate.AudioTokensPerKiB >= 0 && estimate.ImageTokensPerKiB >= 0 && estimate.VideoTokensPerKiB >= 0 && estimate.UrlMediaTokens >= 0))
+                failures.Add($"{key}:InputEstimate: AudioTokensPerKiB, ImageTokensPerKiB, VideoTokensPerKiB and UrlMediaTokens must not be negative.");
             Usage.Pricing.PriceTable.Validate(key, model.Prices, failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

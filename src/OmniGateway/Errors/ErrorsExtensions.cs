@@ -9,6 +9,7 @@ public static class ErrorsExtensions
     {
         builder.Services.AddExceptionHandler<GatewayExceptionHandler>();
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<RefusalLog>();
         return builder;
     }
 

@@ -34,6 +34,7 @@ public sealed record GatewayError(int Status, string Type, string Code, string M
     {
         var response = context.Response;
         if (response.HasStarted) return;
+        context.RequestServices.GetService<RefusalLog>()?.Write(context, this);
         response.Clear();
         response.StatusCode = Status;
         response.ContentType = "application/json";

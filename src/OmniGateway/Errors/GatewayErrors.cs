@@ -69,6 +69,11 @@ public static class GatewayErrors
     public static GatewayError UpstreamRejected(int status, string? code, string message) =>
         new(status, InvalidRequest, code ?? "upstream_rejected", message);
 
+    public static GatewayError GatewayShuttingDown() =>
+        new(StatusCodes.Status503ServiceUnavailable, Upstream, "gateway_shutting_down",
+            "The gateway is shutting down (a deploy or restart) and ended this call before the answer was complete. Retry the request; another instance takes it.")
+        { RetryAfterSeconds = 1 };
+
     public static GatewayError UsageNotRecorded() =>
         new(StatusCodes.Status503ServiceUnavailable, Upstream, "usage_not_recorded",
             "The gateway could not record this response's usage, so it withholds the answer. Retry the request; if it persists, tell the gateway's operator.")
@@ -87,6 +92,9 @@ public static class GatewayErrors
         RateLimited("token_budget_exceeded",
             $"Requests in flight have reserved the rest of this tenant's {(period == "day" ? "daily" : "monthly")} token budget of {limit} tokens. " +
             "Retry when they finish (see Retry-After); what they do not use becomes available again.", retryAfterSeconds);
+
+    public static GatewayError ServerBusy(string message, int retryAfterSeconds = 1) =>
+        new(StatusCodes.Status503ServiceUnavailable, "server_error", "server_busy", message) { RetryAfterSeconds = Math.Max(1, retryAfterSeconds) };
 
     public static GatewayError Conflict(string code, string message, string? param = null) =>
         new(StatusCodes.Status409Conflict, InvalidRequest, code, message, param);

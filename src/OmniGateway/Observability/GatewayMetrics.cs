@@ -3,14 +3,22 @@ using OmniGateway.Usage;
 
 namespace OmniGateway.Observability;
 
-/// <summary>The gateway's own meters, exported at <c>/metrics</c>: calls by outcome, tokens, latency, open streams.</summary>
+/// <summary>
+/// The gateway's own meters, exported at <c>/metrics</c>: calls by outcome, tokens, latency, open streams,
+/// the ledger. Prometheus and OpenTelemetry conventions: durations in seconds, counters become <c>_total</c>,
+/// labels from bounded sets only (operator-defined tenants, catalogue models, a fixed list of outcomes and kinds).
+/// </summary>
 public sealed class GatewayMetrics
 {
     public const string MeterName = "OmniGateway";
 
+    // From a fast first event to a long spoken answer; the SDK's default buckets are shaped for milliseconds.
+    private static readonly IReadOnlyList<double> FirstEventBuckets = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 30, 60];
+    private static readonly IReadOnlyList<double> DurationBuckets = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800];
+
     private readonly Counter<long> _responses;
     private readonly Counter<long> _tokens;
-    private readonly Histogram<double> _timeToFirstByte;
+    private readonly Histogram<double> _timeToFirstEvent;
     private readonly Histogram<double> _duration;
     private readonly UpDownCounter<long> _activeStreams;
     private readonly Meter _meter;
@@ -18,31 +26,38 @@ public sealed class GatewayMetrics
     public GatewayMetrics(IMeterFactory meterFactory)
     {
         var meter = _meter = meterFactory.Create(MeterName);
-        _responses = meter.CreateCounter<long>("omnigateway.responses", description: "Accepted /v1/responses calls, by outcome");
-        _tokens = meter.CreateCounter<long>("omnigateway.tokens", description: "Tokens the upstream reported, by kind");
-        _timeToFirstByte = meter.CreateHistogram<double>("omnigateway.time_to_first_event", "ms", "Request start to the upstream's first event relayed");
-        _duration = meter.CreateHistogram<double>("omnigateway.response.duration", "ms", "Request start to the usage record");
-        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", description: "Calls between admission and their usage record");
+        _responses = meter.CreateCounter<long>("omnigateway.responses", "{response}", "Accepted /v1/responses calls, by outcome");
+        _tokens = meter.CreateCounter<long>("omnigateway.tokens", "{token}", "Tokens the upstream reported, by kind");
+        _timeToFirstEvent = meter.CreateHistogram("omnigateway.time_to_first_event", "s", "Request start to the upstream's first event relayed",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = FirstEventBuckets });
+        _duration = meter.CreateHistogram("omnigateway.response.duration", "s", "Request start to the usage record",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", "{stream}", "Calls between admission and their usage record");
     }
 
     public void CallStarted() => _activeStreams.Add(1);
 
-    /// <summary>How well stream ends share commits (records ÷ commits) and what durability costs (commit seconds).</summary>
+    /// <summary>In a finally beside <see cref="CallStarted"/>: no exception can leave the gauge unbalanced.</summary>
+    public void CallEnded() => _activeStreams.Add(-1);
+
+    /// <summary>How well stream ends share commits (records ÷ commits), what durability costs (commit seconds)
+    /// and whether the writer keeps up (records queued for it).</summary>
     public void ObserveLedger(GroupCommitLedger ledger)
     {
-        _meter.CreateObservableCounter("omnigateway.ledger.commits", () => ledger.Commits, description: "Usage ledger transactions committed");
-        _meter.CreateObservableCounter("omnigateway.ledger.records", () => ledger.RecordsCommitted, description: "Usage records committed");
+        _meter.CreateObservableCounter("omnigateway.ledger.commits", () => ledger.Commits, "{commit}", "Usage ledger transactions committed");
+        _meter.CreateObservableCounter("omnigateway.ledger.records", () => ledger.RecordsCommitted, "{record}", "Usage records committed");
         _meter.CreateObservableCounter("omnigateway.ledger.commit_time", () => ledger.CommitTime.TotalSeconds, "s", "Time spent inside ledger commits");
+        _meter.CreateObservableGauge("omnigateway.ledger.queue_depth", () => ledger.QueueDepth, "{record}",
+            "Usage records waiting for the ledger's writer; growing means commits cannot keep up");
     }
 
     public void CallRecorded(UsageRecord record)
     {
-        _activeStreams.Add(-1);
         var tenant = new KeyValuePair<string, object?>("tenant", record.TenantId);
         var model = new KeyValuePair<string, object?>("model", record.Model);
         _responses.Add(1, tenant, model, new KeyValuePair<string, object?>("outcome", UsageRecord.OutcomeName(record.Outcome)));
-        if (record.TimeToFirstByteMs is { } ttfb) _timeToFirstByte.Record(ttfb, model);
-        _duration.Record(record.DurationMs, model);
+        if (record.TimeToFirstByteMs is { } ttfb) _timeToFirstEvent.Record(ttfb / 1000, model);
+        _duration.Record(record.DurationMs / 1000, model);
         if (record.Usage is not { } usage || !_tokens.Enabled) return;
         _tokens.Add(usage.InputTokens, tenant, model, new KeyValuePair<string, object?>("kind", "input"));
         _tokens.Add(usage.CachedTokens, tenant, model, new KeyValuePair<string, object?>("kind", "cached"));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
+using OmniGateway.Management;
 using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
@@ -10,7 +11,13 @@ namespace OmniGateway.Observability;
 
 public static partial class ObservabilityExtensions
 {
-    /// <summary>Serilog, OpenTelemetry metrics (Prometheus at /metrics) and health checks.</summary>
+    /// <summary>Log events queued for the console writer before callers wait: seconds of a busy gateway's lines.</summary>
+    private const int LogBufferSize = 10_000;
+
+    // Serilog's default text line plus the request's trace id (empty outside a request); JSON carries it as @tr.
+    private const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {TraceId}{NewLine}{Exception}";
+
+    /// <summary>Serilog, OpenTelemetry (Prometheus at /metrics; OTLP traces and metrics when configured) and health checks.</summary>
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
         // Serilog from configuration (Serilog:MinimumLevel…); one compact JSON object per line unless Logging:Format=Text.
@@ -27,16 +34,17 @@ public static partial class ObservabilityExtensions
                 .MinimumLevel.Override("Yarp", Serilog.Events.LogEventLevel.Warning)
                 // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
                 .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
-            if (json) logger.WriteTo.Console(new RenderedCompactJsonFormatter());
-            else logger.WriteTo.Console();
+            // Off the request's thread: a stream's completion waits for its UsageRecorded line to be handed over,
+            // not for the console write. blockWhenFull: under a flood the callers wait rather than lines vanish.
+            // Compact JSON with the template (@mt) and its properties: rendering the message on every call was
+            // the formatter's main cost, and every CLEF reader (Seq, jq, Loki) renders it from the two when shown.
+            logger.WriteTo.Async(sink =>
+            {
+                if (json) sink.Console(new CompactJsonFormatter());
+                else sink.Console(outputTemplate: TextTemplate);
+            }, bufferSize: LogBufferSize, blockWhenFull: true);
         });
-        builder.Services.AddSingleton<GatewayMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(GatewayMetrics.MeterName)
-            // The runtime's own meter: GC heap, working set, thread pool — how operators (and bench/) see a leak.
-            .AddMeter("System.Runtime")
-            .AddAspNetCoreInstrumentation()
-            .AddPrometheusExporter());
+        builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks()
             .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
         return builder;
@@ -44,13 +52,13 @@ public static partial class ObservabilityExtensions
 
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new LivenessDocument("ok"))).WithTags("Operations").AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
         app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
-        }).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        }).AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().OnManagementPort();
         return app;
     }
 
@@ -65,6 +73,9 @@ public static partial class ObservabilityExtensions
     private static Task WriteReadiness(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
+        // The API port says only ready or not; which checks failed and why is for the management port.
+        if (!ManagementPort.IsManagementRequest(context))
+            return JsonSerializer.SerializeAsync(context.Response.Body, new { status = report.Status.ToString().ToLowerInvariant() });
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {
             status = report.Status.ToString().ToLowerInvariant(),

@@ -57,7 +57,12 @@ public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string>
 
     public override ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted)
     {
-        _failure ??= code == StreamInterrupted ? GatewayErrors.UpstreamFailure(message) : GatewayErrors.UsageNotRecorded();
+        _failure ??= code switch
+        {
+            StreamInterrupted => GatewayErrors.UpstreamFailure(message),
+            ShuttingDown => GatewayErrors.GatewayShuttingDown(),
+            _ => GatewayErrors.UsageNotRecorded(),
+        };
         return ValueTask.CompletedTask;
     }
 

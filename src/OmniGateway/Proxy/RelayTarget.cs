@@ -20,13 +20,15 @@ public abstract class RelayTarget
     public abstract ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted);
 
     public const string StreamInterrupted = "upstream_stream_interrupted";
+    public const string UsageNotRecorded = "usage_not_recorded";
+    public const string ShuttingDown = "gateway_shutting_down";
 
     /// <summary>Nothing was sent yet and the call failed: an ordinary error response.</summary>
     public abstract Task FailAsync(GatewayError error);
 }
 
-/// <summary>Relays to the caller byte for byte, one flush per batch of events as they arrive.</summary>
-public sealed class ClientStreamTarget(HttpContext context) : RelayTarget
+/// <summary>Relays to the caller byte for byte (error events excepted, scrubbed), one flush per batch of events as they arrive.</summary>
+public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string> serverKeys) : RelayTarget
 {
     private readonly HttpResponse _response = context.Response;
 
@@ -44,6 +46,12 @@ public sealed class ClientStreamTarget(HttpContext context) : RelayTarget
     public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
     {
         var writer = _response.BodyWriter;
+        if (kind is SseEventKind.Error or SseEventKind.Failed)
+        {
+            // The upstream's prose may echo its credentials: these events alone are parsed and rewritten.
+            writer.Write(ErrorEventScrubber.Rewrite(bytes, kind, serverKeys));
+            return;
+        }
         foreach (var segment in bytes) writer.Write(segment.Span);
     }
 

@@ -34,16 +34,9 @@ public static class ResponsesApi
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
-        TokenBudgets budgets, TokensPerMinute tokensPerMinute)
+        TenantAdmission admission)
     {
         var tenant = context.GetTenant();
-
-        // 2. Tokens per minute (requests per minute and open streams were checked by the rate limiter).
-        if (tokensPerMinute.Admit(tenant) is { } overRate) { await overRate.WriteAsync(context); return; }
-
-        // 2. Token budgets, before the body is read; the call's reservation is released when it ends.
-        using var budget = budgets.Admit(tenant);
-        if (budget.Rejection is { } overBudget) { await overBudget.WriteAsync(context); return; }
 
         var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes);
         if (readError is not null) { await readError.WriteAsync(context); return; }
@@ -55,6 +48,12 @@ public static class ResponsesApi
         }
         if (outcome.Error is { } error) { await error.WriteAsync(context); return; }
 
-        await forwarder.ForwardAsync(context, tenant, outcome.Request!); // one of Request/Error is always set
+        // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
+        //    (requests per minute and open streams were checked by the route's admission filter before the body was read).
+        //    The reservations are released when the call ends, after its record is stored.
+        using var admitted = admission.AdmitTokens(tenant, outcome.Request!); // one of Request/Error is always set
+        if (admitted.Rejection is { } refused) { await refused.WriteAsync(context); return; }
+
+        await forwarder.ForwardAsync(context, tenant, admitted.Request);
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
+using OmniGateway.Shutdown;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
@@ -10,23 +11,40 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace OmniGateway.Proxy;
 
-/// <summary>Steps 5–7 for one validated request: forward through YARP, relay or aggregate, account.</summary>
+/// <summary>
+/// Steps 5–7 for one validated request: forward through YARP and relay or aggregate (which returns
+/// what happened), then account (one record), then tell the client — in that order, so every error
+/// answer is sent only after its record is stored.
+/// </summary>
 public sealed partial class ResponsesForwarder(
     IHttpForwarder forwarder,
     UpstreamClient upstream,
     IOptions<UpstreamOptions> options,
     IOptions<UsageOptions> usageOptions,
     UsageRecorder recorder,
+    GracefulShutdown shutdown,
     TimeProvider time,
     GatewayMetrics metrics,
     ILogger<ResponsesForwarder> logger)
 {
     public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
-        var settings = options.Value;
+        metrics.CallStarted();
+        try
+        {
+            await ForwardAndAccountAsync(context, tenant, request);
+        }
+        finally
+        {
+            metrics.CallEnded();
+        }
+    }
+
+    private async Task ForwardAndAccountAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
+    {
         var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
-        var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context);
+        var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
         // The validator writes into an ArrayBufferWriter, so the body is always array-backed: no copy here.
@@ -34,31 +52,92 @@ public sealed partial class ResponsesForwarder(
         context.Request.Body = new MemoryStream(body.Array!, body.Offset, body.Count, writable: false); // TryGetArray succeeded: Array is set
         context.Request.ContentLength = request.UpstreamBody.Length;
 
-        var usage = usageOptions.Value;
-        using var deadline = new UpstreamDeadline(settings, time, usage.OnClientAbort == ClientAbortPolicy.Drain, usage.DrainTimeout);
+        using var deadline = new UpstreamDeadline(options.Value, usageOptions.Value, time, shutdown.StreamsMustEnd);
         var transformer = new ResponsesTransformer(upstream, session, target, deadline);
-        var config = new ForwarderRequestConfig { ActivityTimeout = settings.MaxStreamDuration };
+        var config = new ForwarderRequestConfig { ActivityTimeout = options.Value.MaxStreamDuration };
 
-        var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.TimerToken);
-
-        if (error != ForwarderError.None && !session.Recorded)
+        RelayResult? result = null;
+        try
         {
-            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-            Log.ForwardFailed(logger, error, exception?.GetType().Name, session.RequestId);
-            if (context.RequestAborted.IsCancellationRequested)
-            {
-                await session.RecordAsync(UsageOutcome.ClientAborted);
-                return;
-            }
-            await session.RecordAsync(UsageOutcome.UpstreamError);
-            await target.FailAsync(deadline.Expired
-                ? GatewayErrors.UpstreamTimeout("The upstream did not answer within the first-byte timeout.")
-                : GatewayErrors.UpstreamFailure("The gateway could not reach the upstream. Retry shortly; if it persists, tell the gateway's operator."));
-            return;
+            var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.ReadToken);
+            result = transformer.Result ?? Unanswered(context, error, deadline, session.RequestId);
         }
-        if (!session.Recorded) await session.RecordAsync(UsageOutcome.Interrupted);
+        finally
+        {
+            // An exception that escaped (a bug, not a failure mode) still leaves the call's one record.
+            result ??= transformer.Result ?? new RelayResult(RelayEnd.Broken, null, 0, null);
+            if (!result.Value.RecordHandedOver) await TryRecordAsync(session, result.Value);
+        }
 
+        await TellClientAsync(target, result.Value, transformer.Refusal, context.RequestAborted);
         if (aggregator is not null) await aggregator.CompleteAsync(context.RequestAborted);
+    }
+
+    private RelayResult Unanswered(HttpContext context, ForwarderError error, UpstreamDeadline deadline, string requestId)
+    {
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        Log.ForwardFailed(logger, error, exception?.GetType().Name, requestId);
+        var end = context.RequestAborted.IsCancellationRequested ? RelayEnd.ClientGone
+            : deadline.Expired ? RelayEnd.TimedOut
+            : deadline.ShuttingDown ? RelayEnd.ShuttingDown
+            : RelayEnd.Unreachable;
+        return new RelayResult(end, null, 0, null, exception);
+    }
+
+    /// <summary>A failed store is logged by the recorder and kept by the ledger's journal; the client is told what it would have been told.</summary>
+    private static async ValueTask TryRecordAsync(RelaySession session, RelayResult result)
+    {
+        try
+        {
+            await session.RecordAsync(result);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+        }
+    }
+
+    private static async ValueTask TellClientAsync(RelayTarget target, RelayResult result, GatewayError? refusal, CancellationToken clientGone)
+    {
+        switch (result.End)
+        {
+            case RelayEnd.TerminalNotRecorded:
+                // A completion that cannot be accounted is not relayed: the client is told in-band instead.
+                await target.EndWithErrorAsync("The gateway could not record this response's usage, so it withholds the completion. Retry the request; if it persists, tell the gateway's operator.",
+                    clientGone, RelayTarget.UsageNotRecorded);
+                break;
+            case RelayEnd.Empty:
+                // Contract 3.6: the upstream's silent failure (an empty 200) must not become ours.
+                await target.FailAsync(GatewayErrors.UpstreamEmptyResponse());
+                break;
+            case RelayEnd.ClosedEarly:
+                await target.EndWithErrorAsync("The upstream closed the stream before the response was complete. Retry the request.", clientGone);
+                break;
+            case RelayEnd.Broken when result.Started:
+                await target.EndWithErrorAsync("The upstream connection broke mid-stream; the answer is incomplete. Retry the request.", clientGone);
+                break;
+            case RelayEnd.Broken or RelayEnd.Unreachable:
+                await target.FailAsync(GatewayErrors.UpstreamFailure(result.End == RelayEnd.Broken
+                    ? "The upstream connection broke before the first event."
+                    : "The gateway could not reach the upstream. Retry shortly; if it persists, tell the gateway's operator."));
+                break;
+            case RelayEnd.TimedOut when result.Started:
+                await target.EndWithErrorAsync("The upstream went silent for longer than the idle timeout; the answer is incomplete.", clientGone);
+                break;
+            case RelayEnd.TimedOut:
+                await target.FailAsync(GatewayErrors.UpstreamTimeout("The upstream sent no event before the first-byte timeout."));
+                break;
+            case RelayEnd.ShuttingDown when result.Started:
+                await target.EndWithErrorAsync("The gateway is shutting down (a deploy or restart) and ended this response before it was complete. Retry the request.",
+                    clientGone, RelayTarget.ShuttingDown);
+                break;
+            case RelayEnd.ShuttingDown:
+                await target.FailAsync(GatewayErrors.GatewayShuttingDown());
+                break;
+            case RelayEnd.Refused:
+                await target.FailAsync(refusal ?? GatewayErrors.UpstreamFailure("The upstream refused the request."));
+                break;
+            // Relayed, EndedAfterDone: the client has the whole answer. ClientGone: nobody to tell.
+        }
     }
 
     private static partial class Log

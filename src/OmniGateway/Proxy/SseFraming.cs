@@ -5,9 +5,11 @@ namespace OmniGateway.Proxy;
 
 /// <summary>
 /// What an SSE event means to the gateway. Only terminal events are parsed, plus <c>response.created</c>
-/// once, for the response id a bare <c>error</c> event would not carry.
+/// once, for the response id a bare <c>error</c> event would not carry. Output items are only counted
+/// (added against done): when the last one is done the client holds the whole answer, so leaving then
+/// must not make it free. Terminal kinds come last (<see cref="SseFraming.IsTerminal"/>).
 /// </summary>
-public enum SseEventKind { CommentOnly, Other, Done, Created, Completed, Incomplete, Failed, Error }
+public enum SseEventKind { CommentOnly, Other, Done, Created, OutputItemAdded, OutputItemDone, Completed, Incomplete, Failed, Error }
 
 /// <summary>
 /// Finds event boundaries in the upstream's bytes without copying or decoding them. Lines end in CR,
@@ -121,6 +123,8 @@ public static class SseFraming
         if (type.SequenceEqual("response.failed"u8)) return SseEventKind.Failed;
         if (type.SequenceEqual("error"u8)) return SseEventKind.Error;
         if (type.SequenceEqual("response.created"u8)) return SseEventKind.Created;
+        if (type.SequenceEqual("response.output_item.added"u8)) return SseEventKind.OutputItemAdded;
+        if (type.SequenceEqual("response.output_item.done"u8)) return SseEventKind.OutputItemDone;
         return SseEventKind.Other;
     }
 

@@ -1,204 +1,131 @@
-using System.Buffers;
 using System.IO.Pipelines;
-using OmniGateway.Errors;
-using OmniGateway.Usage;
 
 namespace OmniGateway.Proxy;
 
 /// <summary>
-/// Steps 6 and 7: reads the upstream's SSE bytes with a <see cref="PipeReader"/>, hands each complete
-/// event to the target unchanged, and stores the usage record of a terminal event before that event
-/// is relayed. Only terminal events are parsed; every other byte just passes through. With
-/// <c>Usage:OnClientAbort=Drain</c>, a departed client's answer is read on (not relayed) until its usage arrives.
+/// Steps 6 and 7, the relay pump, free of HTTP types: reads the upstream's SSE bytes from a
+/// <see cref="PipeReader"/>, hands each complete event to the target unchanged, and returns how the
+/// stream ended (<see cref="RelayResult"/>, shaped after YARP's <c>StreamCopier</c>: a value, not
+/// flags or exceptions). It never writes a usage record or an error itself; the one thing it does
+/// for accounting is <paramref name="storeBeforeTerminal"/>, called exactly once, before the terminal
+/// event is relayed. Only terminal events (and <c>response.created</c>, for its id) are parsed; output
+/// items are counted from their classification; every other byte just passes through.
 /// </summary>
-public sealed class SseRelay(RelaySession session, RelayTarget target, HttpContext context, UpstreamDeadline deadline, IReadOnlyList<string> serverKeys)
+public static class SseRelay
 {
-    private SseEventScanner _scanner;
-    private long _scanned;
-    private bool _started;
-    private bool _doneSeen;
-    private TerminalEvent? _terminal;
-
-    public TerminalEvent? Terminal => _terminal;
-
-    public async Task RunAsync(HttpResponseMessage upstream, CancellationToken cancellationToken)
+    /// <param name="upstream">The upstream's body; the caller completes it.</param>
+    /// <param name="contentType">The upstream's content type, for <see cref="RelayTarget.Start"/>.</param>
+    /// <param name="storeBeforeTerminal">Stores the record of the terminal event (passed as a provisional
+    /// <see cref="RelayEnd.Relayed"/> result); a throw withholds the completion (<see cref="RelayEnd.TerminalNotRecorded"/>).</param>
+    /// <param name="clientGone">Fires when the client disconnects; <see cref="UpstreamDeadline.ClientLeft"/> decides what that means.</param>
+    public static async ValueTask<RelayResult> RelayAsync(PipeReader upstream, string? contentType, RelayTarget target, UpstreamDeadline deadline,
+        Func<RelayResult, ValueTask> storeBeforeTerminal, CancellationToken clientGone)
     {
-        if (!upstream.IsSuccessStatusCode || IsJson(upstream))
-        {
-            // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            var error = await UpstreamErrorMapper.MapAsync(upstream, serverKeys, cancellationToken);
-            await session.RecordAsync(UsageOutcome.UpstreamError);
-            await target.FailAsync(error);
-            return;
-        }
-
-        var contentType = upstream.Content.Headers.ContentType?.ToString();
-        // Zero-byte reads: an open stream waiting for its next event holds no buffer (bench/: memory per
-        // open stream), and a burst is read 64 KiB at a time (a 5 MB audio event in 80 reads, not 1 300).
-        var reader = PipeReader.Create(await upstream.Content.ReadAsStreamAsync(cancellationToken),
-            new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, useZeroByteReads: true));
-        // Cancel: the read token carries the client's disconnect, which closes the upstream at once.
-        // Drain: reads ignore it; the client's departure is seen at the next flush instead.
-        var readToken = deadline.DrainOnClientAbort ? deadline.DrainToken : cancellationToken;
+        var scanner = new SseEventScanner();
+        long scanned = 0, firstEvent = 0;
+        var doneSeen = false;
+        var gone = false;
+        var openItems = 0;
+        TerminalEvent? terminal = null;
+        string? responseId = null;
+        using var departure = clientGone.UnsafeRegister(static state => ((UpstreamDeadline)state!).ClientLeft(), deadline);
         try
         {
-            await PumpAsync(reader, contentType, readToken);
-        }
-        catch (Exception exception) when (deadline.Draining || (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
-        {
-            // A drain that times out or breaks still leaves a truthful record: aborted, with what is known.
-            await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
-        }
-        catch (OperationCanceledException)
-        {
-            await FailAsync(started => started
-                ? "The upstream went silent for longer than the idle timeout; the answer is incomplete."
-                : "The upstream sent no event before the first-byte timeout.", timeout: true);
-        }
-        catch (Exception exception) when (exception is IOException or HttpRequestException)
-        {
-            await FailAsync(started => started
-                ? "The upstream connection broke mid-stream; the answer is incomplete. Retry the request."
-                : "The upstream connection broke before the first event.", timeout: false);
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
-
-    private async Task PumpAsync(PipeReader reader, string? contentType, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken);
-            if (_started) deadline.ResetIdle();
-            var buffer = result.Buffer;
-            long written = 0;
-            var wroteAny = false;
-
-            while (_scanner.TryFindEventEnd(buffer.Slice(_scanned), result.IsCompleted, out var length))
+            while (true)
             {
-                var eventStart = _scanned;
-                _scanned += length;
-                var sseEvent = buffer.Slice(eventStart, length);
-                var kind = SseFraming.Classify(sseEvent);
-                if (kind == SseEventKind.CommentOnly && !_started) continue; // keep-alives do not count as a first event
+                var result = await upstream.ReadAsync(deadline.ReadToken);
+                if (firstEvent != 0) deadline.ResetIdle();
+                // Seen between reads; what the current buffer holds is still scanned, so a terminal event in it is kept.
+                gone |= clientGone.IsCancellationRequested;
+                var buffer = result.Buffer;
+                long written = 0;
+                var wroteAny = false;
 
-                if (!_started)
+                while (scanner.TryFindEventEnd(buffer.Slice(scanned), result.IsCompleted, out var length))
                 {
-                    _started = true;
-                    session.MarkFirstEvent();
-                    target.Start(contentType);
-                    deadline.ResetIdle();
-                }
-                _doneSeen |= kind == SseEventKind.Done;
-                if (kind == SseEventKind.Created) session.UpstreamResponseId ??= TerminalEvent.Read(kind, SseFraming.Data(sseEvent)).ResponseId;
-                if (SseFraming.IsTerminal(kind) && _terminal is null)
-                {
-                    if (wroteAny && !deadline.Draining && !await target.FlushAsync(cancellationToken) && !await ClientGoneAsync(reader)) return;
-                    _terminal = TerminalEvent.Read(kind, SseFraming.Data(sseEvent));
-                    if (deadline.Draining)
+                    var eventStart = scanned;
+                    scanned += length;
+                    var sseEvent = buffer.Slice(eventStart, length);
+                    var kind = SseFraming.Classify(sseEvent);
+                    if (kind == SseEventKind.CommentOnly && firstEvent == 0) continue; // keep-alives do not count as a first event
+
+                    if (firstEvent == 0)
                     {
-                        // The upstream's own usage for an answer nobody read: what it will bill.
-                        await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
-                        return;
+                        firstEvent = deadline.Time.GetTimestamp();
+                        target.Start(contentType);
+                        deadline.ResetIdle();
                     }
-                    // Stored before relaying: a client that saw completion must be billed even if we die now.
-                    if (!await TryRecordTerminalAsync(cancellationToken)) return;
+                    switch (kind)
+                    {
+                        case SseEventKind.Done: doneSeen = true; break;
+                        case SseEventKind.Created: responseId ??= TerminalEvent.Read(kind, SseFraming.Data(sseEvent)).ResponseId; break;
+                        case SseEventKind.OutputItemAdded: openItems++; break;
+                        case SseEventKind.OutputItemDone:
+                            if (--openItems <= 0) deadline.MarkContentComplete();
+                            break;
+                    }
+                    if (SseFraming.IsTerminal(kind) && terminal is null)
+                    {
+                        // What came before goes out first; a client found gone here still leaves its usage with us.
+                        if (wroteAny && !gone && !await target.FlushAsync(deadline.ReadToken)) gone = true;
+                        terminal = TerminalEvent.Read(kind, SseFraming.Data(sseEvent));
+                        if (gone) return new RelayResult(RelayEnd.ClientGone, terminal, firstEvent, responseId);
+                        try
+                        {
+                            // Stored before relaying: a client that saw completion must be billed even if we die now.
+                            await storeBeforeTerminal(new RelayResult(RelayEnd.Relayed, terminal, firstEvent, responseId));
+                        }
+                        catch (Exception exception)
+                        {
+                            return new RelayResult(RelayEnd.TerminalNotRecorded, terminal, firstEvent, responseId, exception);
+                        }
+                    }
+                    if (!gone) target.Write(buffer.Slice(written, scanned - written), kind);
+                    written = scanned;
+                    wroteAny = true;
                 }
-                if (!deadline.Draining) target.Write(buffer.Slice(written, _scanned - written), kind);
-                written = _scanned;
-                wroteAny = true;
+
+                if (wroteAny && !gone && !await target.FlushAsync(deadline.ReadToken)) gone = true;
+                if (gone)
+                {
+                    // After the terminal event the client has what it paid for; before it, drain or cancel.
+                    if (terminal is not null) return new RelayResult(RelayEnd.Relayed, terminal, firstEvent, responseId);
+                    if (!deadline.ClientLeft()) return new RelayResult(RelayEnd.ClientGone, null, firstEvent, responseId);
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!gone && (terminal is not null || doneSeen))
+                    {
+                        // Whatever trails the terminal event (a [DONE] without its blank line, say) is relayed as is.
+                        var rest = buffer.Slice(written);
+                        if (!rest.IsEmpty)
+                        {
+                            target.Write(rest, SseEventKind.Other);
+                            await target.FlushAsync(deadline.ReadToken);
+                        }
+                    }
+                    // A half event is dropped: relaying it would hand the client truncated JSON.
+                    var end = terminal is not null ? RelayEnd.Relayed
+                        : gone ? RelayEnd.ClientGone
+                        : firstEvent == 0 ? RelayEnd.Empty
+                        : doneSeen ? RelayEnd.EndedAfterDone
+                        : RelayEnd.ClosedEarly;
+                    return new RelayResult(end, terminal, firstEvent, responseId);
+                }
+                scanned -= written;
+                upstream.AdvanceTo(buffer.GetPosition(written), buffer.End);
             }
-
-            if (wroteAny && !deadline.Draining && !await target.FlushAsync(cancellationToken) && !await ClientGoneAsync(reader)) return;
-
-            if (result.IsCompleted)
-            {
-                await EndOfStreamAsync(buffer.Slice(written), cancellationToken);
-                return;
-            }
-            _scanned -= written;
-            reader.AdvanceTo(buffer.GetPosition(written), buffer.End);
+        }
+        catch (Exception exception)
+        {
+            // After the terminal event nothing is owed; before it, the cause decides (a departed client wins).
+            var end = terminal is not null ? RelayEnd.Relayed
+                : gone || clientGone.IsCancellationRequested ? RelayEnd.ClientGone
+                : exception is not OperationCanceledException ? RelayEnd.Broken
+                : deadline.ShuttingDown && !deadline.Expired ? RelayEnd.ShuttingDown
+                : RelayEnd.TimedOut;
+            return new RelayResult(end, terminal, firstEvent, responseId, exception);
         }
     }
-
-    private async Task EndOfStreamAsync(ReadOnlySequence<byte> rest, CancellationToken cancellationToken)
-    {
-        if (deadline.Draining)
-        {
-            await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
-            return;
-        }
-        if (!_started)
-        {
-            // Contract 3.6: the upstream's silent failure (an empty 200) must not become ours.
-            await session.RecordAsync(UsageOutcome.UpstreamError);
-            await target.FailAsync(GatewayErrors.UpstreamEmptyResponse());
-            return;
-        }
-        if (_terminal is not null || _doneSeen)
-        {
-            // Whatever trails the terminal event (a [DONE] without its blank line, say) is relayed as is.
-            if (!rest.IsEmpty)
-            {
-                target.Write(rest, SseEventKind.Other);
-                await target.FlushAsync(cancellationToken);
-            }
-            await session.RecordAsync(_terminal?.Outcome ?? UsageOutcome.Completed, _terminal);
-            return;
-        }
-        // A half event is dropped: relaying it would hand the client truncated JSON.
-        await session.RecordAsync(UsageOutcome.Interrupted);
-        await target.EndWithErrorAsync("The upstream closed the stream before the response was complete. Retry the request.", cancellationToken);
-    }
-
-    private async Task FailAsync(Func<bool, string> message, bool timeout)
-    {
-        if (_started)
-        {
-            await session.RecordAsync(UsageOutcome.Interrupted, _terminal);
-            if (_terminal is null) await target.EndWithErrorAsync(message(true), CancellationToken.None);
-            return;
-        }
-        await session.RecordAsync(UsageOutcome.UpstreamError);
-        await target.FailAsync(timeout ? GatewayErrors.UpstreamTimeout(message(false)) : GatewayErrors.UpstreamFailure(message(false)));
-    }
-
-    /// <summary>
-    /// A completion that cannot be accounted is not relayed: the client is told in-band instead of
-    /// receiving an answer nobody will ever bill or audit.
-    /// </summary>
-    private async Task<bool> TryRecordTerminalAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await session.RecordAsync(_terminal!.Outcome, _terminal); // set by the caller just before
-            return true;
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            // UsageRecorder has logged the failure with the request id.
-            await target.EndWithErrorAsync("The gateway could not record this response's usage, so it withholds the completion. Retry the request; if it persists, tell the gateway's operator.",
-                cancellationToken, code: "usage_not_recorded");
-            return false;
-        }
-    }
-
-    /// <summary>True when the relay should read on to drain the upstream's usage.</summary>
-    private async Task<bool> ClientGoneAsync(PipeReader reader)
-    {
-        if (deadline.DrainOnClientAbort && _terminal is null)
-        {
-            deadline.StartDrain();
-            return true;
-        }
-        await session.RecordAsync(UsageOutcome.ClientAborted, _terminal);
-        await reader.CompleteAsync();
-        return false;
-    }
-
-    private static bool IsJson(HttpResponseMessage response) =>
-        response.Content.Headers.ContentType?.MediaType is { } media && media.EndsWith("json", StringComparison.OrdinalIgnoreCase);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Options;
 using OmniGateway.Simulator;
@@ -35,7 +36,9 @@ public sealed class UpstreamClient : IDisposable
                 ConnectTimeout = upstream.ConnectTimeout,
                 EnableMultipleHttp2Connections = true,
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-                ActivityHeadersPropagator = null,
+                // No trace headers go to the third-party upstream (the header allow-list), but a propagator must be
+                // set: with none, SocketsHttpHandler leaves out its diagnostics handler and the upstream call has no span.
+                ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             };
             // A validator guarantees every key in Live mode.
             destinations = upstream.Destinations.Count > 0

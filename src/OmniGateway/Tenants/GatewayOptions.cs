@@ -11,8 +11,17 @@ public sealed class GatewayOptions
     /// <summary>Plain admin key, for development only; hashed at start-up and never logged.</summary>
     public string? AdminKey { get; set; }
 
-    /// <summary>Largest accepted <c>/v1/responses</c> body. Above it: 413 before the body is read.</summary>
-    public long MaxRequestBodyBytes { get; set; } = 64L * 1024 * 1024;
+    /// <summary>
+    /// Largest accepted <c>/v1/responses</c> body. Above it: 413 before the body is read. 16 MiB: the upstream
+    /// takes inline base64 under 10 MB, plus room for the text around it.
+    /// </summary>
+    public long MaxRequestBodyBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Request bytes all callers together may have buffered at once; past it, 503 <c>server_busy</c>.</summary>
+    public long MaxBufferedRequestBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Failed keys one client address may send per minute before it gets 429 (0: no limit).</summary>
+    public int MaxAuthFailuresPerMinute { get; set; } = 20;
 }
 
 public sealed class TenantOptions

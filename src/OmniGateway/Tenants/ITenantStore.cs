@@ -29,7 +29,7 @@ public interface ITenantStore
 
     Task<bool> UpdateAsync(StoredTenant tenant, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the tenant and revokes its keys; its usage records stay.</summary>
+    /// <summary>Deletes the tenant, revokes its keys and retires its id for good; its usage records stay.</summary>
     Task<bool> DeleteAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Live (unrevoked) keys; of one tenant, or of all when <paramref name="tenantId"/> is null.</summary>
@@ -44,4 +44,4 @@ public interface ITenantStore
     Task<StoredKeyMatch?> FindKeyAsync(byte[] keySha256, CancellationToken cancellationToken);
 }
 
-public enum TenantCreateResult { Created, IdTaken, KeyTaken }
+public enum TenantCreateResult { Created, IdTaken, KeyTaken, IdRetired }

@@ -58,6 +58,9 @@ public static partial class TenantsAdminApi
         var tenant = input.ApplyTo(new StoredTenant(id, null, false, [], new TenantLimits(), now, now), now);
         var keys = input.KeySha256.Select(hash => (KeyIds.FromHash(hash), hash)).ToList();
         var created = await store.CreateAsync(tenant, keys, cancellationToken);
+        if (created == TenantCreateResult.IdRetired)
+            return GatewayErrors.Conflict("tenant_id_retired",
+                $"Tenant id '{id}' belonged to a deleted tenant and is retired, so that a new tenant never sees the old one's usage or budget totals. Choose another Id.", "Id").ToResult();
         if (created == TenantCreateResult.IdTaken) return GatewayErrors.Conflict("tenant_exists", $"Tenant '{id}' already exists. PATCH it, or choose another Id.", "Id").ToResult();
         if (created == TenantCreateResult.KeyTaken) return GatewayErrors.Conflict("key_exists", "One of KeySha256 is already a key of the gateway. Each key belongs to one tenant.", "KeySha256").ToResult();
         var document = FromStore(tenant, await store.ListKeysAsync(id, cancellationToken));

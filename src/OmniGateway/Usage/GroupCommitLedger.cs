@@ -12,6 +12,9 @@ namespace OmniGateway.Usage;
 /// </summary>
 public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 {
+    /// <summary>How often SQLite's WAL is folded back into the database, between commits.</summary>
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
+
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1)];
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -19,16 +22,20 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly TokenBudgets _budgets;
     private readonly UsageOptions _options;
     private readonly TimeProvider _time;
+    private readonly UsageJournal _journal;
     private readonly ILogger<GroupCommitLedger> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Task _writer = Task.CompletedTask;
     private Task _refresher = Task.CompletedTask;
-    private Task _checkpointer = Task.CompletedTask;
     private int _disposed;
+    private long _queued;
 
-    public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger)
+    /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
+    public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
+        UsageJournal? journal = null)
     {
         (_store, _budgets, _options, _time, _logger) = (store, budgets, options.Value, time, logger);
+        _journal = journal ?? new UsageJournal(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<UsageJournal>.Instance);
     }
 
     /// <summary>Batches committed and records in them since start: how well commits are shared.</summary>
@@ -38,16 +45,22 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     /// <summary>Time spent inside commits: divided by <see cref="RecordsCommitted"/>, what durability costs one record.</summary>
     public TimeSpan CommitTime { get; private set; }
 
+    /// <summary>Records queued and not yet taken by the writer. Counted here: this channel kind cannot count itself.</summary>
+    public long QueueDepth => Volatile.Read(ref _queued);
+
     /// <summary>Set while the last commit failed; readiness reports it.</summary>
     public Exception? LastFailure { get; private set; }
 
-    /// <summary>Loads budget totals, then starts the writer. Called once the schema is in place.</summary>
+    /// <summary>Records of failed commits waiting in the local journal for the store; readiness reports them.</summary>
+    public int JournalPending => _journal.Pending;
+
+    /// <summary>Replays what a store outage left in the journal, loads budget totals, then starts the writer. Called once the schema is in place.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        await ReplayJournalAsync();
         _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         _refresher = Task.Run(RefreshLoopAsync, CancellationToken.None);
-        _checkpointer = Task.Run(CheckpointLoopAsync, CancellationToken.None);
     }
 
     /// <summary>
@@ -58,7 +71,12 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public ValueTask AppendAsync(UsageRecord record, CancellationToken cancellationToken)
     {
         var pending = new Pending(record);
-        if (!_queue.Writer.TryWrite(pending)) throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
+        }
         return new ValueTask(pending.Task);
     }
 
@@ -67,6 +85,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         var batch = new List<Pending>(_options.MaxBatchSize);
         var records = new List<UsageRecord>(_options.MaxBatchSize);
         var reader = _queue.Reader;
+        var lastCheckpoint = _time.GetTimestamp();
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             var refresh = false;
@@ -76,14 +95,37 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 if (item.Record is null) refresh = true;
                 else batch.Add(item);
             }
+            Interlocked.Add(ref _queued, -batch.Count);
             if (batch.Count > 0)
             {
                 records.Clear();
                 foreach (var item in batch) records.Add(item.Record!); // refresh markers were set aside above
                 await CommitAsync(batch, records);
             }
+            // Journaled records go in once the store takes writes again: right after a commit succeeds, or on the refresh tick.
+            if ((refresh || (batch.Count > 0 && LastFailure is null)) && _journal.Pending > 0) await ReplayJournalAsync();
             // In this loop, not beside it: a reload can then never overwrite a newer commit's totals.
             if (refresh) await ReloadBudgetsAsync();
+            // Also between commits, so that it reaches the WAL's end (SqlUsageStore.CheckpointAsync). Its few
+            // milliseconds a second delay the streams ending meanwhile by as much; they share the next commit.
+            // The refresh marker comes by every few seconds, so an idle ledger's WAL is folded back too.
+            if (_time.GetElapsedTime(lastCheckpoint) >= CheckpointInterval)
+            {
+                await CheckpointAsync();
+                lastCheckpoint = _time.GetTimestamp();
+            }
+        }
+    }
+
+    private async Task CheckpointAsync()
+    {
+        try
+        {
+            await _store.CheckpointAsync(CancellationToken.None);
+        }
+        catch (Exception exception)
+        {
+            Log.CheckpointFailed(_logger, exception);
         }
     }
 
@@ -99,7 +141,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 Commits++;
                 RecordsCommitted += records.Count;
                 LastFailure = null;
-                _budgets.Apply(totals, records);
+                _budgets.Apply(totals);
                 foreach (var item in batch) item.TrySetResult();
                 return;
             }
@@ -116,9 +158,56 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
             {
                 LastFailure = exception;
                 Log.CommitFailed(_logger, exception, records.Count);
+                // The calls are still told (their completions withheld), but the records are not lost:
+                // the journal holds them, fsync'ed, until the store takes them.
+                JournalFailedBatch(records);
                 foreach (var item in batch) item.TrySetException(exception);
                 return;
             }
+        }
+    }
+
+    private void JournalFailedBatch(List<UsageRecord> records)
+    {
+        try
+        {
+            _journal.Append(records);
+        }
+        catch (Exception exception)
+        {
+            Log.JournalFailed(_logger, exception, records.Count, _journal.FilePath);
+        }
+    }
+
+    /// <summary>
+    /// Stores what the journal holds, skipping records the store already has (a commit in doubt, or a
+    /// crash between the store's commit and the journal's clearing), so a replay never counts twice.
+    /// </summary>
+    private async Task ReplayJournalAsync()
+    {
+        var journaled = _journal.ReadAll();
+        if (journaled.Count == 0) return;
+        try
+        {
+            var stored = await _store.StoredOfAsync(journaled, CancellationToken.None);
+            var missing = journaled.Where(r => !stored.Contains(r)).ToList();
+            if (missing.Count > 0)
+            {
+                var started = _time.GetTimestamp();
+                var totals = await _store.AppendAsync(missing, CancellationToken.None);
+                CommitTime += _time.GetElapsedTime(started);
+                Commits++;
+                RecordsCommitted += missing.Count;
+                _budgets.Apply(totals);
+            }
+            _journal.Clear();
+            LastFailure = null;
+            Log.JournalReplayed(_logger, missing.Count, journaled.Count - missing.Count);
+        }
+        catch (Exception exception)
+        {
+            LastFailure = exception;
+            Log.JournalReplayFailed(_logger, exception, journaled.Count);
         }
     }
 
@@ -128,30 +217,6 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token)) _queue.Writer.TryWrite(new Pending(null));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    /// <summary>SQLite's WAL is folded back once a second, beside the writer rather than inside a commit.</summary>
-    private async Task CheckpointLoopAsync()
-    {
-        if (_store.Database.Provider != UsageProvider.Sqlite) return;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-            {
-                try
-                {
-                    await _store.Database.CheckpointAsync(_stopping.Token);
-                }
-                catch (Exception exception) when (exception is not OperationCanceledException)
-                {
-                    Log.CheckpointFailed(_logger, exception);
-                }
-            }
         }
         catch (OperationCanceledException)
         {
@@ -179,7 +244,6 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         await _refresher;
-        await _checkpointer;
         await _writer;
         _stopping.Dispose();
     }
@@ -197,6 +261,15 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 
         [LoggerMessage(EventId = 7011, Level = LogLevel.Error, Message = "Usage commit of {RecordCount} records failed; their calls are told so")]
         public static partial void CommitFailed(ILogger logger, Exception exception, int recordCount);
+
+        [LoggerMessage(EventId = 7014, Level = LogLevel.Critical, Message = "{RecordCount} usage records could not be journaled to {JournalPath} either; they are lost")]
+        public static partial void JournalFailed(ILogger logger, Exception exception, int recordCount, string journalPath);
+
+        [LoggerMessage(EventId = 7015, Level = LogLevel.Information, Message = "Usage journal replayed into the store: {Stored} records stored, {AlreadyStored} were already there")]
+        public static partial void JournalReplayed(ILogger logger, int stored, int alreadyStored);
+
+        [LoggerMessage(EventId = 7016, Level = LogLevel.Warning, Message = "Usage journal replay of {RecordCount} records failed; the journal keeps them and the next tick retries")]
+        public static partial void JournalReplayFailed(ILogger logger, Exception exception, int recordCount);
 
         [LoggerMessage(EventId = 7013, Level = LogLevel.Warning, Message = "SQLite WAL checkpoint failed; the next one retries")]
         public static partial void CheckpointFailed(ILogger logger, Exception exception);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
 using OmniGateway.Tenants;
 
@@ -7,20 +6,26 @@ namespace OmniGateway.Usage;
 
 /// <summary>
 /// Daily and monthly token budgets (contract 6), checked at admission without touching the store.
-/// Committed totals come from the store (loaded at start-up, then as each batch commits); every
-/// admitted call reserves an estimate until it ends, so concurrent calls cannot all slip under the
-/// limit at once: the overshoot stays within about one call's worth.
+/// Committed totals come from the store (loaded at start-up, then as each batch commits). Every admitted
+/// call reserves its input estimate plus its output cap until it ends, and the cap is lowered to what
+/// the budget has left, so the upstream itself stops at the budget: whatever the calls in flight do, the
+/// spend stays within the budget plus the calls' input-estimate errors.
 /// </summary>
-public sealed class TokenBudgets(TimeProvider time, IOptions<UsageOptions> options)
+public sealed class TokenBudgets(TimeProvider time)
 {
-    private const double EstimateWeight = 0.2;
+    /// <summary>A call that would have room for fewer output tokens than this is refused rather than cut to a useless stub.</summary>
+    public const long MinOutputTokens = 16;
+
     private readonly ConcurrentDictionary<string, TenantBudget> _tenants = new(StringComparer.Ordinal);
 
-    /// <summary>Step 2 of <c>/v1/responses</c>. Dispose the admission when the call ends to release its reservation.</summary>
-    public BudgetAdmission Admit(TenantContext tenant)
+    /// <summary>
+    /// Reserves <paramref name="inputEstimate"/> plus at most <paramref name="outputCap"/> output tokens, the
+    /// output lowered to what the tighter budget has left. Dispose the admission once the call's record is stored.
+    /// </summary>
+    public BudgetAdmission Admit(TenantContext tenant, long inputEstimate, long outputCap)
     {
         var limits = tenant.Limits;
-        if (limits.DailyTokens is null && limits.MonthlyTokens is null) return BudgetAdmission.Unlimited;
+        if (limits.DailyTokens is null && limits.MonthlyTokens is null) return BudgetAdmission.Unlimited(inputEstimate + outputCap, outputCap);
 
         var now = time.GetUtcNow();
         var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
@@ -28,29 +33,25 @@ public sealed class TokenBudgets(TimeProvider time, IOptions<UsageOptions> optio
         var budget = Get(tenant.TenantId);
         lock (budget)
         {
-            if (Refusal(budget, BudgetPeriod.Day, day, limits.DailyTokens, now) is { } dayRefusal) return new BudgetAdmission(dayRefusal);
-            if (Refusal(budget, BudgetPeriod.Month, month, limits.MonthlyTokens, now) is { } monthRefusal) return new BudgetAdmission(monthRefusal);
+            var output = outputCap;
+            var minimum = inputEstimate + Math.Min(MinOutputTokens, outputCap);
+            if (Fit(budget, BudgetPeriod.Day, day, limits.DailyTokens, inputEstimate, minimum, ref output, now) is { } dayRefusal) return new BudgetAdmission(dayRefusal);
+            if (Fit(budget, BudgetPeriod.Month, month, limits.MonthlyTokens, inputEstimate, minimum, ref output, now) is { } monthRefusal) return new BudgetAdmission(monthRefusal);
 
-            var estimate = (long)Math.Ceiling(budget.Estimate ?? options.Value.BudgetReservationTokens);
-            if (limits.DailyTokens is not null) budget.Counter(BudgetPeriod.Day, day).Reserved += estimate;
-            if (limits.MonthlyTokens is not null) budget.Counter(BudgetPeriod.Month, month).Reserved += estimate;
-            return new BudgetAdmission(this, budget, limits.DailyTokens is null ? null : day, limits.MonthlyTokens is null ? null : month, estimate);
+            var reservation = inputEstimate + output;
+            if (limits.DailyTokens is not null) budget.Counter(BudgetPeriod.Day, day).Reserved += reservation;
+            if (limits.MonthlyTokens is not null) budget.Counter(BudgetPeriod.Month, month).Reserved += reservation;
+            return new BudgetAdmission(this, budget, limits.DailyTokens is null ? null : day, limits.MonthlyTokens is null ? null : month, reservation, output);
         }
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
-    public void Apply(IReadOnlyList<PeriodTotal> totals, IReadOnlyList<UsageRecord> records)
+    public void Apply(IReadOnlyList<PeriodTotal> totals)
     {
         foreach (var total in totals)
         {
             var budget = Get(total.TenantId);
             lock (budget) budget.Counter(total.Period, total.PeriodStartMs).Committed = total.TotalTokens;
-        }
-        foreach (var record in records)
-        {
-            if (record.Usage is not { } usage) continue; // no reported usage says nothing about the next call's size
-            var budget = Get(record.TenantId);
-            lock (budget) budget.Estimate = budget.Estimate is { } e ? e + EstimateWeight * (usage.TotalTokens - e) : usage.TotalTokens;
         }
     }
 
@@ -92,25 +93,32 @@ public sealed class TokenBudgets(TimeProvider time, IOptions<UsageOptions> optio
         }
     }
 
-    internal void Release(TenantBudget budget, long? day, long? month, long estimate)
+    internal void Release(TenantBudget budget, long? day, long? month, long reservation)
     {
         lock (budget)
         {
-            if (day is { } d) budget.Counter(BudgetPeriod.Day, d).Reserved -= estimate;
-            if (month is { } m) budget.Counter(BudgetPeriod.Month, m).Reserved -= estimate;
+            if (day is { } d) budget.Counter(BudgetPeriod.Day, d).Reserved -= reservation;
+            if (month is { } m) budget.Counter(BudgetPeriod.Month, m).Reserved -= reservation;
         }
     }
 
     private TenantBudget Get(string tenantId) => _tenants.GetOrAdd(tenantId, static _ => new TenantBudget());
 
-    private static GatewayError? Refusal(TenantBudget budget, BudgetPeriod period, long start, long? limit, DateTimeOffset now)
+    /// <summary>Lowers <paramref name="output"/> to the period's room, or refuses when not even the minimum fits.</summary>
+    private static GatewayError? Fit(TenantBudget budget, BudgetPeriod period, long start, long? limit, long input, long minimum, ref long output, DateTimeOffset now)
     {
         if (limit is not { } max) return null;
         var counter = budget.Counter(period, start);
-        if (counter.Committed + counter.Reserved < max) return null;
+        var room = max - counter.Committed - counter.Reserved;
+        if (room >= minimum)
+        {
+            output = Math.Min(output, room - input);
+            return null;
+        }
         var reset = UsagePeriods.End(period, now);
-        // Spent: nothing changes before the reset. Only reserved by calls in flight: they may end using less.
-        return counter.Committed >= max
+        // Spent (or too little left for this call even with nothing in flight): nothing changes before the reset.
+        // Only reserved by calls in flight: they may end using less.
+        return max - counter.Committed < minimum
             ? GatewayErrors.TokenBudgetExceeded(UsagePeriods.Name(period), max, reset, (int)Math.Ceiling((reset - now).TotalSeconds))
             : GatewayErrors.TokenBudgetReserved(UsagePeriods.Name(period), max, retryAfterSeconds: 1);
     }
@@ -118,9 +126,6 @@ public sealed class TokenBudgets(TimeProvider time, IOptions<UsageOptions> optio
     internal sealed class TenantBudget
     {
         public Dictionary<(BudgetPeriod, long), Counter> Counters { get; } = [];
-
-        /// <summary>Moving average of this tenant's reported totals: what the next call likely costs.</summary>
-        public double? Estimate { get; set; }
 
         public Counter Counter(BudgetPeriod period, long start)
         {
@@ -139,26 +144,34 @@ public sealed class TokenBudgets(TimeProvider time, IOptions<UsageOptions> optio
 /// <summary>Admitted (holding a reservation until disposed) or refused with the 429 to send.</summary>
 public sealed class BudgetAdmission : IDisposable
 {
-    public static readonly BudgetAdmission Unlimited = new(rejection: null);
-
     private readonly TokenBudgets? _owner;
     private readonly TokenBudgets.TenantBudget? _budget;
     private readonly long? _day;
     private readonly long? _month;
-    private readonly long _estimate;
     private int _released;
 
-    internal BudgetAdmission(GatewayError? rejection) => Rejection = rejection;
+    internal BudgetAdmission(GatewayError rejection) => Rejection = rejection;
 
-    internal BudgetAdmission(TokenBudgets owner, TokenBudgets.TenantBudget budget, long? day, long? month, long estimate)
+    private BudgetAdmission(long reservedTokens, long outputTokens) => (ReservedTokens, OutputTokens) = (reservedTokens, outputTokens);
+
+    internal BudgetAdmission(TokenBudgets owner, TokenBudgets.TenantBudget budget, long? day, long? month, long reservedTokens, long outputTokens)
     {
-        (_owner, _budget, _day, _month, _estimate) = (owner, budget, day, month, estimate);
+        (_owner, _budget, _day, _month, ReservedTokens, OutputTokens) = (owner, budget, day, month, reservedTokens, outputTokens);
     }
+
+    /// <summary>A tenant without budgets: nothing is held, the call's own caps stand.</summary>
+    internal static BudgetAdmission Unlimited(long reservedTokens, long outputTokens) => new(reservedTokens, outputTokens);
 
     public GatewayError? Rejection { get; }
 
+    /// <summary>Input estimate plus <see cref="OutputTokens"/>: the most this call can cost.</summary>
+    public long ReservedTokens { get; }
+
+    /// <summary>The output cap to forward as <c>max_output_tokens</c>, lowered to the budget's room.</summary>
+    public long OutputTokens { get; }
+
     public void Dispose()
     {
-        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_budget!, _day, _month, _estimate); // _budget is set with _owner
+        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_budget!, _day, _month, ReservedTokens); // _budget is set with _owner
     }
 }

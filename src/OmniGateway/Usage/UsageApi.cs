@@ -41,7 +41,11 @@ public static class UsageApi
     {
         var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity, groupBy, tags);
         if (error is not null) return error.ToResult();
-        var rows = await store.QueryAsync(query!, cancellationToken); // Parse sets one of query/error
+        // The clock from the container, as everywhere (tests move it); Parse set one of query/error.
+        (query, error) = UsageQueryBounds.WithDefaultPeriod(query!, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
+        if (error is not null) return error.ToResult();
+        var rows = await store.QueryAsync(query!, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
+        if (rows.Count > UsageQueryBounds.MaxRows) return UsageQueryBounds.TooManyRows().ToResult();
 
         var byTag = query!.GroupByTag is not null;
         if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows, byTag), "text/csv; charset=utf-8", Encoding.UTF8);
@@ -56,12 +60,12 @@ public static class UsageApi
 
     private static string ToCsv(IReadOnlyList<UsageRow> rows, bool byTag)
     {
-        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,cost,currency");
+        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens,cost,currency");
         csv.Append(byTag ? ",tag_value\r\n" : "\r\n");
         foreach (var r in rows)
         {
             csv.Append(Field(r.Tenant)).Append(',').Append(Field(r.Model)).Append(',').Append(UsageRowDocument.Instant(r.PeriodStart))
-                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens},")
+                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens},{r.UnreportedRequests},{r.ReservedTokens},")
                 .Append(r.Cost?.ToString(CultureInfo.InvariantCulture)).Append(',').Append(r.Currency);
             if (byTag) csv.Append(',').Append(r.TagValue is null ? "" : Field(r.TagValue));
             csv.Append("\r\n");
@@ -89,11 +93,13 @@ public sealed record UsageRowDocument(
     [property: JsonPropertyName("output_tokens")] long OutputTokens,
     [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
     [property: JsonPropertyName("total_tokens")] long TotalTokens,
+    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
+    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
     [property: JsonPropertyName("cost")] decimal? Cost,
     [property: JsonPropertyName("currency")] string? Currency)
 {
     public static UsageRowDocument From(UsageRow row) => new(row.Tenant, row.Model, Instant(row.PeriodStart), row.Requests, row.InputTokens,
-        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.Cost, row.Currency);
+        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
 
     public static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 }
@@ -111,9 +117,12 @@ public sealed record TaggedUsageRowDocument(
     [property: JsonPropertyName("output_tokens")] long OutputTokens,
     [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
     [property: JsonPropertyName("total_tokens")] long TotalTokens,
+    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
+    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
     [property: JsonPropertyName("cost")] decimal? Cost,
     [property: JsonPropertyName("currency")] string? Currency)
 {
     public static TaggedUsageRowDocument From(UsageRow row, string tagKey) => new(row.Tenant, row.Model, UsageRowDocument.Instant(row.PeriodStart),
-        tagKey, row.TagValue, row.Requests, row.InputTokens, row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.Cost, row.Currency);
+        tagKey, row.TagValue, row.Requests, row.InputTokens, row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens,
+        row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
 }

@@ -15,6 +15,7 @@ public static class UsageExtensions
         builder.Services.AddSingleton<SqlUsageStore>();
         builder.Services.AddSingleton<ITenantStore, SqlTenantStore>();
         builder.Services.AddSingleton<TokenBudgets>();
+        builder.Services.AddSingleton<UsageJournal>();
         builder.Services.AddSingleton<GroupCommitLedger>();
         builder.Services.AddSingleton<IUsageLedger>(services => services.GetRequiredService<GroupCommitLedger>());
         builder.Services.AddSingleton<Pricing.PriceTable>();
@@ -53,7 +54,7 @@ internal sealed partial class UsageStoreStartup(UsageDatabase database, GroupCom
     }
 }
 
-/// <summary>Ready when the store takes a write lock and the last ledger commit went through.</summary>
+/// <summary>Ready when the store takes a write lock, the last ledger commit went through, and no failed commit's records still wait in the journal.</summary>
 internal sealed class UsageStoreHealthCheck(SqlUsageStore store, GroupCommitLedger ledger) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -66,8 +67,9 @@ internal sealed class UsageStoreHealthCheck(SqlUsageStore store, GroupCommitLedg
         {
             return HealthCheckResult.Unhealthy($"usage store ({store.Database.Provider}) is not writable: {exception.GetType().Name}");
         }
-        return ledger.LastFailure is { } failure
-            ? HealthCheckResult.Unhealthy($"the last usage commit failed: {failure.GetType().Name}")
+        if (ledger.LastFailure is { } failure) return HealthCheckResult.Unhealthy($"the last usage commit failed: {failure.GetType().Name}");
+        return ledger.JournalPending is > 0 and var pending
+            ? HealthCheckResult.Unhealthy($"{pending} usage records of failed commits wait in the local journal for the store")
             : HealthCheckResult.Healthy($"usage store ({store.Database.Provider}) writable; {ledger.RecordsCommitted} records in {ledger.Commits} commits since start");
     }
 }

@@ -32,4 +32,10 @@ public sealed record UsageRow(
 
     /// <summary>With <see cref="UsageQuery.GroupByTag"/>: the tag's value (null: the calls without the tag).</summary>
     public string? TagValue { get; init; }
+
+    /// <summary>Calls whose usage the upstream never reported: in <see cref="Requests"/>, not in the token sums.</summary>
+    public long UnreportedRequests { get; init; }
+
+    /// <summary>What those calls reserved at admission, and were charged against budgets in place of usage.</summary>
+    public long ReservedTokens { get; init; }
 }

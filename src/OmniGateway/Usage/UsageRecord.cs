@@ -44,6 +44,18 @@ public sealed record UsageRecord(
 
     public static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>Admission's reservation (input estimate plus output cap); null when the call held none.</summary>
+    public long? ReservedTokens { get; init; }
+
+    /// <summary>False when the upstream never reported usage: the token columns stay null, the truth.</summary>
+    public bool UsageReported => Usage is not null;
+
+    /// <summary>
+    /// What budgets and tokens per minute are charged: the reported total, or the reservation when usage
+    /// is unknown — never zero for a call that may have been billed.
+    /// </summary>
+    public long ChargedTokens => Usage?.TotalTokens ?? ReservedTokens ?? 0;
+
     public static string OutcomeName(UsageOutcome outcome) => outcome switch
     {
         UsageOutcome.Completed => "completed",

@@ -4,12 +4,14 @@ namespace OmniGateway.Usage;
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TokensPerMinute tokensPerMinute, Pricing.PriceTable prices)
+    RateLimiting.TenantAdmission admission, Pricing.PriceTable prices)
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
         // Priced once, here: the stored amount is what history keeps, whatever the table says later.
         record = record with { Cost = prices.CostOf(record) };
+        // On the span first: what the call was holds even if storing its record fails.
+        Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.
         try
         {
@@ -21,7 +23,7 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
             throw;
         }
         var usage = record.Usage;
-        if (usage is not null) tokensPerMinute.Add(record.TenantId, usage.TotalTokens);
+        admission.RecordStored(record); // the one hook that charges limits with a finished call
         Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
             record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, UsageRecord.OutcomeName(record.Outcome), record.UpstreamResponseId,
             usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);

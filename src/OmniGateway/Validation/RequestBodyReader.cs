@@ -4,37 +4,64 @@ using OmniGateway.Errors;
 
 namespace OmniGateway.Validation;
 
-/// <summary>Step 3's intake: the body, capped, into one pooled buffer. Past the cap it stops reading.</summary>
+/// <summary>
+/// Step 3's intake: the body, capped, into one pooled buffer that grows with what arrives, never with what
+/// <c>Content-Length</c> claims. Past the cap it stops reading; past the gateway-wide buffer budget it answers 503.
+/// Kestrel's minimum request body data rate stays on, so a trickle is cut, not waited for.
+/// </summary>
 public static class RequestBodyReader
 {
-    public readonly record struct Body(byte[] Buffer, int Length) : IDisposable
+    /// <summary>The first buffer: a typical text request fits, a claimed 60 MB costs no more than this until it arrives.</summary>
+    public const int InitialBufferBytes = 16 * 1024;
+
+    public readonly record struct Body(byte[] Buffer, int Length, RequestBufferBudget Budget, int Held) : IDisposable
     {
         public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(0, Length);
-        public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
+
+        public void Dispose()
+        {
+            Budget.Return(Held);
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
     }
 
     public static async Task<(Body? Body, GatewayError? Error)> ReadAsync(HttpRequest request, long maxBytes)
     {
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
-        // Kestrel's own cap (30 MB by default) would otherwise answer before ours, without our error shape.
+        // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
+        // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
-            sizeFeature.MaxRequestBodySize = maxBytes + 1;
+            sizeFeature.MaxRequestBodySize = maxBytes;
+        // Resolved here rather than passed in: one gateway-wide budget, whoever calls the reader.
+        var budget = request.HttpContext.RequestServices.GetRequiredService<RequestBufferBudget>();
 
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 16 * 1024, maxBytes) + 1);
+        // A known small body gets a buffer of its size (+1 to see the end); anything else starts small and doubles.
+        // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
+        var cap = (int)Math.Min(request.ContentLength is { } claimed ? claimed + 1 : maxBytes + 1, maxBytes + 1);
+        var held = Math.Min(cap, InitialBufferBytes);
+        if (!budget.TryTake(held)) return (null, Busy());
+        var buffer = ArrayPool<byte>.Shared.Rent(held);
         var length = 0;
         try
         {
             while (true)
             {
-                if (length == buffer.Length)
+                if (length == held)
                 {
                     if (length > maxBytes) break;
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, maxBytes + 1));
+                    // Full, so more may come: double, up to the claim (Kestrel never reads past it) or the cap.
+                    var size = (int)Math.Min((long)held * 2, cap);
+                    if (!budget.TryTake(size))
+                    {
+                        Release(buffer, held, budget);
+                        return (null, Busy());
+                    }
+                    var larger = ArrayPool<byte>.Shared.Rent(size);
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
+                    Release(buffer, held, budget);
+                    (buffer, held) = (larger, size);
                 }
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted);
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length, held - length), request.HttpContext.RequestAborted);
                 if (read == 0) break;
                 length += read;
             }
@@ -45,18 +72,27 @@ public static class RequestBodyReader
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Release(buffer, held, budget);
             throw;
         }
         if (length > maxBytes)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Release(buffer, held, budget);
             return (null, TooLarge(maxBytes));
         }
-        return (new Body(buffer, length), null);
+        return (new Body(buffer, length, budget, held), null);
+    }
+
+    private static void Release(byte[] buffer, int held, RequestBufferBudget budget)
+    {
+        budget.Return(held);
+        ArrayPool<byte>.Shared.Return(buffer);
     }
 
     private static GatewayError TooLarge(long maxBytes) =>
         GatewayErrors.TooLarge("request_too_large",
             $"The request body is larger than this gateway accepts ({maxBytes} bytes). Send large media by http(s) URL instead of inline base64.");
+
+    private static GatewayError Busy() =>
+        GatewayErrors.ServerBusy("The gateway is holding as many request bodies in memory as it may (Gateway:MaxBufferedRequestBytes). Retry after the time in Retry-After.");
 }

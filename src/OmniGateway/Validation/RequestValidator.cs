@@ -41,6 +41,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             if (HasUndecodableEscape(document.RootElement))
                 return GatewayErrors.BadRequest("invalid_json",
                     "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
+            if (MemberNames.Check(document.RootElement) is { } caseTwin) return caseTwin;
             return Validate(document.RootElement, tenant, body.Length, tagsHeader);
         }
     }
@@ -92,6 +93,11 @@ public sealed class RequestValidator(ModelCatalog catalog)
         if (root.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");
 
+        // A background response would run on after this stream closes, outside the relay and the ledger.
+        if (root.TryGetProperty("background", out var background) && background.ValueKind is not (JsonValueKind.False or JsonValueKind.Null))
+            return GatewayErrors.BadRequest("background_not_supported",
+                "'background' must be false or absent: the gateway streams every response and records its usage as it ends, so background responses are not offered.", "background");
+
         // Model first: every other rule depends on its catalogue entry.
         if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String)
             return GatewayErrors.BadRequest("missing_model", $"Set 'model' to one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
@@ -117,6 +123,14 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
         if (root.TryGetProperty("stream_options", out var streamOptions) && streamOptions.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
             return GatewayErrors.BadRequest("invalid_stream_options", "'stream_options' must be an object, e.g. {\"include_usage\":true}.", "stream_options");
+
+        long? requestedMaxOutput = null;
+        if (root.TryGetProperty("max_output_tokens", out var maxOutput) && maxOutput.ValueKind != JsonValueKind.Null)
+        {
+            if (maxOutput.ValueKind != JsonValueKind.Number || !maxOutput.TryGetInt64(out var tokens) || tokens < 1)
+                return GatewayErrors.BadRequest("invalid_max_output_tokens", "'max_output_tokens' must be a positive integer such as 1024.", "max_output_tokens");
+            requestedMaxOutput = tokens;
+        }
 
         var thinking = root.TryGetProperty("enable_thinking", out var thinkingElement) && thinkingElement.ValueKind == JsonValueKind.True;
         if (thinking && !model.Options.SupportsThinking)
@@ -169,8 +183,17 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 return GatewayErrors.BadRequest("missing_voice", $"Model '{model.Id}' has no default voice; set 'audio.voice'.", "audio.voice");
         }
 
-        var upstreamBody = WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength);
-        return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody) { Tags = tags };
+        // The output cap is forwarded whenever admission may have to lower it to fit a budget (RateLimiting/).
+        var maxOutputTokens = Math.Min(requestedMaxOutput ?? long.MaxValue, model.Options.MaxOutputTokens);
+        var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null;
+        var (upstreamBody, maxOutputSlot) = WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
+        return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody)
+        {
+            InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
+            MaxOutputTokens = maxOutputTokens,
+            MaxOutputTokensSlot = maxOutputSlot,
+            Tags = tags,
+        };
     }
 
     private static GatewayError? ValidateInput(JsonElement root, ServedModel model)
@@ -218,8 +241,10 @@ public sealed class RequestValidator(ModelCatalog catalog)
     }
 
     /// <summary>Step 4: the enriched body. Unknown fields pass through byte for byte.</summary>
-    private static ReadOnlyMemory<byte> WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice, string outputFormat, int bodyLength)
+    private static (ReadOnlyMemory<byte> Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
+        string outputFormat, int bodyLength, long? maxOutputTokens)
     {
+        var maxOutputSlot = -1;
         var buffer = new ArrayBufferWriter<byte>(bodyLength + 256);
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
@@ -227,7 +252,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             foreach (var property in root.EnumerateObject())
             {
                 if (property.NameEquals("stream") || property.NameEquals("modalities") || property.NameEquals("audio")
-                    || property.NameEquals("stream_options"))
+                    || property.NameEquals("stream_options") || property.NameEquals("max_output_tokens"))
                 {
                     continue; // rewritten below
                 }
@@ -283,10 +308,17 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 writer.WriteString("format", outputFormat);
                 writer.WriteEndObject();
             }
+            if (maxOutputTokens is { } cap)
+            {
+                // A fixed-width slot (the number, then blanks), so admission can lower it in place.
+                writer.WritePropertyName("max_output_tokens");
+                writer.WriteRawValue(cap.ToString(System.Globalization.CultureInfo.InvariantCulture).PadRight(ValidatedRequest.MaxOutputTokensWidth), skipInputValidation: true);
+                maxOutputSlot = (int)(writer.BytesCommitted + writer.BytesPending) - ValidatedRequest.MaxOutputTokensWidth;
+            }
             writer.WriteEndObject();
         }
         // The writer's own array, not a copy: a 9 MB inline-audio body is allocated once, not twice (bench/).
-        return buffer.WrittenMemory;
+        return (buffer.WrittenMemory, maxOutputSlot);
     }
 
     internal static string Describe(JsonElement element) => element.ValueKind switch

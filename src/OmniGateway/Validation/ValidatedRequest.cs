@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+using System.Runtime.InteropServices;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
 
@@ -14,6 +16,33 @@ public sealed record ValidatedRequest(
 {
     /// <summary>Attribution tags for the usage record (metadata and <c>x-omnigateway-tags</c>).</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = Usage.UsageRecord.EmptyTags;
+
+    /// <summary>Width of the <c>max_output_tokens</c> value in the body: any long, padded with JSON whitespace.</summary>
+    internal const int MaxOutputTokensWidth = 19;
+
+    /// <summary>Input tokens this call is expected to cost (see <see cref="RateLimiting.InputEstimate"/>).</summary>
+    public long InputTokenEstimate { get; init; }
+
+    /// <summary>The caller's <c>max_output_tokens</c> (at most the model's), else the model's <c>MaxOutputTokens</c>.</summary>
+    public long MaxOutputTokens { get; init; }
+
+    /// <summary>Where the forwarded <c>max_output_tokens</c> value sits in <see cref="UpstreamBody"/>; -1 when none is forwarded.</summary>
+    internal int MaxOutputTokensSlot { get; init; } = -1;
+
+    /// <summary>What admission reserved for this call: charged to budgets and tokens per minute if the upstream never reports usage.</summary>
+    public long? ReservedTokens { get; init; }
+
+    /// <summary>
+    /// Lowers the forwarded <c>max_output_tokens</c> in place (admission's budget clamp), so a large body is
+    /// never rewritten. Returns false when the body carries no <c>max_output_tokens</c> to lower.
+    /// </summary>
+    public bool ForwardMaxOutputTokens(long tokens)
+    {
+        if (MaxOutputTokensSlot < 0) return false;
+        var slot = MemoryMarshal.AsMemory(UpstreamBody).Span.Slice(MaxOutputTokensSlot, MaxOutputTokensWidth);
+        slot.Fill((byte)' ');
+        return Utf8Formatter.TryFormat(tokens, slot, out _);
+    }
 }
 
 public readonly record struct ValidationOutcome(ValidatedRequest? Request, GatewayError? Error)

@@ -42,6 +42,7 @@ public sealed partial class BenchSmokeTests
             Assert.NotEmpty(gatewayRows);
             Assert.All(gatewayRows, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| 0 \| \d+\.\d\d \|", row));
             Assert.Matches(@"\| gateway \| \d+ \|", report); // throughput: streams per second
+            Assert.Matches(@"\| yarp \| \d+ \|", report);    // the bare YARP baseline beside it
             Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
 
             var chart = await File.ReadAllBytesAsync(Path.Combine(output.FullName, "overhead-by-concurrency.png"));

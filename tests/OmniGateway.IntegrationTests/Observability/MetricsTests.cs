@@ -24,6 +24,12 @@ public sealed class MetricsTests
         Assert.Contains("outcome=\"completed\"", text);
         Assert.Contains("omnigateway_tokens_total{", text);
         Assert.DoesNotContain(GatewayFactory.TenantKey, text);
+        // Conventions: durations in seconds (with buckets shaped for seconds), counters as _total.
+        Assert.Contains("omnigateway_time_to_first_event_seconds_bucket{", text);
+        Assert.Contains("omnigateway_response_duration_seconds_bucket{", text);
+        Assert.Contains("le=\"0.25\"", text);
+        Assert.DoesNotContain("_milliseconds", text);
+        Assert.Contains("omnigateway_streams_active", text);
     }
 
     [Fact]
@@ -44,6 +50,7 @@ public sealed class MetricsTests
         Assert.True(LedgerRecords(text) >= 1, "omnigateway_ledger_records_total did not count the call:\n" + text);
         Assert.Contains("omnigateway_ledger_commits_total", text);
         Assert.Contains("omnigateway_ledger_commit_time_seconds_total", text);
+        Assert.Contains("omnigateway_ledger_queue_depth", text);
         Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text);
     }
 

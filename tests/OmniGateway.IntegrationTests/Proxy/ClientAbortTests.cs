@@ -32,6 +32,77 @@ public sealed class ClientAbortTests : IAsyncLifetime
         response.Dispose();
     }
 
+    /// <summary>
+    /// A client that reads until it holds the whole answer — the last <c>response.output_item.done</c>,
+    /// which carries the text and the WAV — and hangs up before <c>response.completed</c>.
+    /// </summary>
+    private static async Task LeaveAfterOutputItemDoneAsync(HttpClient tenantClient)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = tenantClient.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = tenantClient.DefaultRequestHeaders.Authorization;
+        var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
+        {
+            Content = new StringContent(Fixtures.Request("text-audio.json"), Encoding.UTF8, "application/json"),
+        }, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var sawItemDone = false;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            Assert.DoesNotContain("response.completed", line, StringComparison.Ordinal);
+            if (line.StartsWith("data: {\"type\":\"response.output_item.done\"", StringComparison.Ordinal)) { sawItemDone = true; break; }
+        }
+        Assert.True(sawItemDone);
+        response.Dispose();
+    }
+
+    /// <summary>The sample answer, pausing <paramref name="pause"/> after its output item is done (the upstream finishing its accounting).</summary>
+    private static Func<Microsoft.AspNetCore.Http.HttpContext, Task> PauseBeforeCompleted(TimeSpan pause) => async context =>
+    {
+        context.Response.ContentType = "text/event-stream";
+        foreach (var sseEvent in Fixtures.SplitEvents(Fixtures.Stream("text-audio.sse")))
+        {
+            await context.Response.Body.WriteAsync(sseEvent, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            var itemDone = Encoding.UTF8.GetString(sseEvent).StartsWith("event: response.output_item.done", StringComparison.Ordinal);
+            await Task.Delay(itemDone ? pause : TimeSpan.FromMilliseconds(5), context.RequestAborted);
+        }
+    };
+
+    [Fact]
+    public async Task Cancel_ClientLeavingOnceTheLastOutputItemIsDone_IsBilledTheUpstreamsUsage()
+    {
+        _upstream.Respond = PauseBeforeCompleted(TimeSpan.FromSeconds(2));
+        await using var gateway = new GatewayFactory(_upstream.BaseUrl);
+        using var client = gateway.CreateTenantClient();
+
+        await LeaveAfterOutputItemDoneAsync(client);
+
+        var record = await UsageRecordAsync(gateway);
+        Assert.Equal("client_aborted", record.Properties["Outcome"]);
+        Assert.Equal("879", record.Properties["InputTokens"]);
+        Assert.Equal("1889", record.Properties["OutputTokens"]);
+        Assert.Equal("2768", record.Properties["TotalTokens"]);
+        Assert.False(_upstream.RequestAborted.Task.IsCompleted, "the upstream was read to its end, not cut off");
+    }
+
+    [Fact]
+    public async Task Cancel_ClientLeavingOnceTheContentIsComplete_WaitsForTheUsageOnlyUpToDrainAfterContentTimeout()
+    {
+        _upstream.Respond = PauseBeforeCompleted(TimeSpan.FromSeconds(30));
+        await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?>
+        {
+            ["Usage:DrainAfterContentTimeout"] = "00:00:00.300",
+        });
+        using var client = gateway.CreateTenantClient();
+
+        await LeaveAfterOutputItemDoneAsync(client);
+
+        var record = await UsageRecordAsync(gateway);
+        Assert.Equal("client_aborted", record.Properties["Outcome"]);
+        Assert.True(string.IsNullOrEmpty(record.Properties["TotalTokens"]), "no usage arrived within the bound, and none is invented");
+        Assert.Same(_upstream.RequestAborted.Task, await Task.WhenAny(_upstream.RequestAborted.Task, Task.Delay(5000)));
+    }
+
     private static async Task<CapturedLog> UsageRecordAsync(GatewayFactory gateway)
     {
         for (var attempt = 0; attempt < 100; attempt++)

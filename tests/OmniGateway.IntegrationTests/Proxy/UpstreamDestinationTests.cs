@@ -127,16 +127,26 @@ public sealed class UpstreamDestinationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CallsAreSpreadByWeight()
+    public async Task CallsAreSpreadByWeight_AndAKeyMayComeFromAMountedFile()
     {
-        await using var gateway = Gateway([(Url, KeyA, 3), (Url, KeyB, 1)]);
-        using var client = gateway.CreateTenantClient();
-        _upstream.Respond = Answer;
+        var keyFile = Path.GetTempFileName();
+        await File.WriteAllTextAsync(keyFile, KeyB + "\n"); // as a mounted secret often ends
+        try
+        {
+            await using var gateway = Gateway([(Url, KeyA, 3), (Url, KeyB, 1)],
+                ("Upstream:Destinations:1:ApiKey", ""), ("Upstream:Destinations:1:ApiKeyFile", keyFile));
+            using var client = gateway.CreateTenantClient();
+            _upstream.Respond = Answer;
 
-        for (var i = 0; i < 12; i++) Assert.Equal(HttpStatusCode.OK, (await PostAsync(client)).Status);
+            for (var i = 0; i < 12; i++) Assert.Equal(HttpStatusCode.OK, (await PostAsync(client)).Status);
 
-        Assert.InRange(SentWith(KeyA), 8, 10); // 3:1 of 12 is 9:3
-        Assert.Equal(12, SentWith(KeyA) + SentWith(KeyB));
+            Assert.InRange(SentWith(KeyA), 8, 10); // 3:1 of 12 is 9:3
+            Assert.Equal(12, SentWith(KeyA) + SentWith(KeyB));
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
 
     private GatewayProcess(Process process, Uri baseUrl)
     {
@@ -25,21 +26,43 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public Uri BaseUrl { get; }
 
+    public int ProcessId => _process.Id;
+
+    /// <summary>Every line the process wrote, stdout and stderr, in arrival order.</summary>
+    public IReadOnlyCollection<string> Output => _output;
+
     public string LastLines { get { lock (_lastLines) return string.Join('\n', _lastLines); } }
 
     public static async Task<GatewayProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
+    {
+        // FreePort's port may be taken by another test's process before the gateway binds it: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortAsync(settings, workingDirectory);
+            }
+            catch (InvalidOperationException exception) when (attempt < 3 && exception.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    private static async Task<GatewayProcess> StartOnFreePortAsync(IDictionary<string, string?> settings, string workingDirectory)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(GatewayDll());
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        // Parallel gateways must not all bind the default management port; a test that wants it split sets it.
+        start.Environment["Management__Port"] = "0";
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         var gateway = new GatewayProcess(Process.Start(start)!, new Uri($"http://127.0.0.1:{port}"));
 
         using var probe = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 300; i++)
+        for (var i = 0; i < 1200; i++) // 120 s: a cold start on a loaded 2-core CI machine has taken 20 s
         {
             if (gateway._process.HasExited) throw new InvalidOperationException("The gateway exited at start-up:\n" + gateway.LastLines);
             try
@@ -51,7 +74,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             catch (TaskCanceledException) { }
             await Task.Delay(100);
         }
-        throw new TimeoutException("The gateway did not answer /healthz within 30 s:\n" + gateway.LastLines);
+        throw new TimeoutException("The gateway did not answer /healthz within 120 s:\n" + gateway.LastLines);
     }
 
     /// <summary>SIGKILL: no shutdown hook, no flush, no drain runs.</summary>
@@ -60,6 +83,19 @@ public sealed class GatewayProcess : IAsyncDisposable
         _process.Kill(entireProcessTree: false);
         await _process.WaitForExitAsync();
     }
+
+    /// <summary>SIGTERM, as Kubernetes sends it on a deploy: the host's graceful shutdown runs.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -70,6 +106,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     private void Remember(string? line)
     {
         if (line is null) return;
+        _output.Enqueue(line);
         lock (_lastLines)
         {
             _lastLines.Enqueue(line);
@@ -77,7 +114,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

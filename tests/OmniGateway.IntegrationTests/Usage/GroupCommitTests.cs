@@ -26,7 +26,7 @@ public sealed class GroupCommitTests(ITestOutputHelper output)
         await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
         await database.MigrateAsync(CancellationToken.None);
         var usageStore = new SqlUsageStore(database, TimeProvider.System);
-        await using var ledger = new GroupCommitLedger(usageStore, new TokenBudgets(TimeProvider.System, options), options, TimeProvider.System,
+        await using var ledger = new GroupCommitLedger(usageStore, new TokenBudgets(TimeProvider.System), options, TimeProvider.System,
             NullLogger<GroupCommitLedger>.Instance);
         await ledger.StartAsync(CancellationToken.None);
 

@@ -39,6 +39,7 @@ public sealed class LedgerGateway : WebApplicationFactory<Program>
             ["Upstream:IdleTimeout"] = "00:00:10",
             ["Simulator:EventDelay"] = "00:00:00.001",
             ["Serilog:MinimumLevel:Default"] = "Warning",
+            ["Management:Port"] = "0", // one Kestrel address under WebApplicationFactory; see GatewayFactory
         };
         if (upstream is not null)
         {

@@ -55,7 +55,7 @@ public sealed class SpendTests
             Assert.Equal(DateTimeOffset.Parse("2026-05-01T00:00:00Z", CultureInfo.InvariantCulture), records["after-change"].Cost!.PriceEffectiveFrom);
             Assert.All(records.Values, r => Assert.Equal("USD", r.Cost!.Currency));
 
-            var days = await UsageAsync(client, "/v1/usage?granularity=day");
+            var days = await UsageAsync(client, "/v1/usage?granularity=day&from=2026-04-01T00:00:00Z");
             Assert.Equal(["0.0269", "0.00871"], days.Select(d => d.GetProperty("cost").GetRawText()));
             Assert.All(days, d => Assert.Equal("USD", d.GetProperty("currency").GetString()));
         }
@@ -65,16 +65,16 @@ public sealed class SpendTests
         await using (var restarted = new LedgerGateway(store, upstream.BaseUrl, corrected, time))
         {
             using var admin = restarted.Client(LedgerGateway.AdminKey);
-            var total = Assert.Single(await UsageAsync(admin, "/admin/usage?tenant=alpha"));
+            var total = Assert.Single(await UsageAsync(admin, "/admin/usage?tenant=alpha&from=2026-04-01T00:00:00Z"));
             Assert.Equal("0.03561", total.GetProperty("cost").GetRawText());
             Assert.Equal(2, total.GetProperty("requests").GetInt64());
 
-            using var csvRequest = new HttpRequestMessage(HttpMethod.Get, "/admin/usage?tenant=alpha");
+            using var csvRequest = new HttpRequestMessage(HttpMethod.Get, "/admin/usage?tenant=alpha&from=2026-04-01T00:00:00Z");
             csvRequest.Headers.Accept.ParseAdd("text/csv");
             using var csv = await admin.SendAsync(csvRequest);
             var lines = (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-            Assert.EndsWith(",total_tokens,cost,currency", lines[0], StringComparison.Ordinal);
-            Assert.EndsWith(",3000,0.03561,USD", Assert.Single(lines[1..]), StringComparison.Ordinal);
+            Assert.EndsWith(",total_tokens,unreported_requests,reserved_tokens,cost,currency", lines[0], StringComparison.Ordinal);
+            Assert.EndsWith(",3000,0,0,0.03561,USD", Assert.Single(lines[1..]), StringComparison.Ordinal);
         }
     }
 

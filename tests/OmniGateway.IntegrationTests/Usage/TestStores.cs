@@ -66,7 +66,10 @@ public sealed class TestStore : IAsyncDisposable
             throw new InvalidOperationException($"The PostgreSQL server in {PostgresVariable} is unreachable: {exception.Message}", exception);
         }
         var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ConnectionString;
-        return new TestStore(provider, new() { ["Usage:Provider"] = "Postgres", ["ConnectionStrings:Postgres"] = connectionString }, null, schema);
+        // A journal of its own: a failed commit's records must not land in another test's store.
+        var journal = Path.Combine(Path.GetTempPath(), "og-journal-" + schema + ".jsonl");
+        return new TestStore(provider, new() { ["Usage:Provider"] = "Postgres", ["ConnectionStrings:Postgres"] = connectionString, ["Usage:JournalPath"] = journal },
+            null, schema);
     }
 
     public async ValueTask DisposeAsync()

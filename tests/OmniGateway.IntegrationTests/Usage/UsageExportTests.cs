@@ -82,6 +82,8 @@ public sealed class UsageExportTests(ITestOutputHelper output)
             Assert.Equal(record.Usage!.RawJson, sent.GetProperty("usage").GetRawText());
             Assert.Equal(record.Usage.TotalTokens, sent.GetProperty("total_tokens").GetInt64());
             Assert.Equal(record.Usage.InputTokens, sent.GetProperty("input_tokens").GetInt64());
+            Assert.True(sent.GetProperty("usage_reported").GetBoolean());
+            Assert.Equal(record.ReservedTokens, sent.GetProperty("reserved_tokens").ValueKind == JsonValueKind.Null ? null : sent.GetProperty("reserved_tokens").GetInt64());
             Assert.Equal(record.Cost!.Amount, sent.GetProperty("cost").GetDecimal());
             Assert.Equal(record.Cost.Currency, sent.GetProperty("currency").GetString());
             Assert.Equal(record.Tags["feature"], sent.GetProperty("tags").GetProperty("feature").GetString());
@@ -192,6 +194,62 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         output.WriteLine($"{provider}: {storedAtKill} records stored, {keptAtKill} delivered at SIGKILL, backlog of {storedAtKill - keptAtKill} " +
                          $"delivered {stopwatch.Elapsed.TotalSeconds:0.0} s after the restart began, {duplicates} re-sent");
         try { Directory.Delete(workingDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task ARecordJournaledWhileTheStoreRefusedWrites_IsStoredPricedAndTagged_AndDeliveredOnce_AsAnyOther()
+    {
+        await using var store = await TestStore.CreateAsync("Sqlite");
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        var settings = Sink(receiver, "journal-feed", batchSize: 10);
+        settings["Usage:BudgetRefreshInterval"] = "00:00:00.200"; // the tick on which an idle gateway retries its journal
+        await using var gateway = new LedgerGateway(store, settings: settings);
+        using var alpha = gateway.Client(LedgerGateway.AlphaKey);
+        Assert.True((await PostTaggedAsync(alpha, "before-outage")).Contains("event: response.completed", StringComparison.Ordinal));
+        await receiver.WaitForAsync(() => receiver.Kept.Count == 1, TimeSpan.FromSeconds(30), "the first record's delivery");
+
+        StoreRefusesWrites(store, true);
+        Assert.Contains("\"code\":\"usage_not_recorded\"", await PostTaggedAsync(alpha, "journaled"), StringComparison.Ordinal);
+        StoreRefusesWrites(store, false);
+
+        await receiver.WaitForAsync(() => receiver.Kept.Count == 2, TimeSpan.FromSeconds(30), "the journaled record's delivery after the replay");
+        await Task.Delay(500); // further replays or polls must not send it again
+        var stored = (await gateway.Store.ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
+        var replayed = Assert.Single(stored, r => r.RequestId == "journaled");
+        Assert.StartsWith("rec_", replayed.RecordKey, StringComparison.Ordinal);
+        Assert.NotNull(replayed.Cost?.Amount);
+        Assert.Equal(stored[0].Cost!.Amount, replayed.Cost!.Amount); // the same call priced the same: the journal kept the cost
+        Assert.Equal("voice-search", replayed.Tags["feature"]);
+        var sent = receiver.Kept[replayed.RecordKey];
+        Assert.Equal(replayed.Cost.Amount, sent.GetProperty("cost").GetDecimal());
+        Assert.Equal(replayed.Cost.Currency, sent.GetProperty("currency").GetString());
+        Assert.Equal("voice-search", sent.GetProperty("tags").GetProperty("feature").GetString());
+        Assert.Equal(2, receiver.Received.Count);
+        Assert.Equal(0, receiver.BadSignatures);
+    }
+
+    private static async Task<string> PostTaggedAsync(HttpClient client, string requestId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
+        {
+            Content = new StringContent(StreamClient.Request("Journal me"), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-omnigateway-tags", "feature=voice-search");
+        request.Headers.Add("x-request-id", requestId);
+        using var response = await client.SendAsync(request);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>Another process's view of the file: the store breaks and heals under the running gateway.</summary>
+    private static void StoreRefusesWrites(TestStore store, bool refuse)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.SqliteFile};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = refuse
+            ? "CREATE TRIGGER og_test_refuse BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'the usage store refuses writes'); END;"
+            : "DROP TRIGGER og_test_refuse;";
+        command.ExecuteNonQuery();
     }
 
     private static async Task<List<UsageRecord>> ReadRecordsAsync(TestStore store)

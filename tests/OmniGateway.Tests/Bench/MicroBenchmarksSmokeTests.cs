@@ -32,15 +32,15 @@ public sealed class MicroBenchmarksSmokeTests
     }
 
     [Fact]
-    public void UsageReaderBenchmarks_ReadEveryEventAndTheSampleUsage()
+    public async Task UsageReaderBenchmarks_ReadEveryEventAndTheSampleUsage()
     {
         var benchmarks = new UsageReaderBenchmarks();
         benchmarks.Setup();
 
-        var sample = benchmarks.TextAudioStreamPerEvent();
+        var sample = await benchmarks.TextAudioStreamPerEvent();
         Assert.Equal(new TapResult(BenchSamples.TextAudioEvents, 1, TextAudioResponseId, TextAudioTotalTokens, 28819), sample);
 
-        var deltas = benchmarks.DeltaEventsPerEvent();
+        var deltas = await benchmarks.DeltaEventsPerEvent();
         Assert.Equal(BenchSamples.DeltaEvents, deltas.Events);
         Assert.Equal(0, deltas.TerminalEvents);
         Assert.Null(deltas.ResponseId);
@@ -57,7 +57,7 @@ public sealed class MicroBenchmarksSmokeTests
         var sample = await benchmarks.TextAudioStreamPerEvent();
         Assert.Equal(new TapResult(BenchSamples.TextAudioEvents, 1, TextAudioResponseId, TextAudioTotalTokens, 28819), sample);
 
-        // Twice: the pipes are reset and reused between runs, and the second run must see a fresh stream.
+        // Twice: the replayed upstream and the client pipe are reset and reused between runs, and the second run must see a fresh stream.
         for (var run = 0; run < 2; run++)
         {
             var deltas = await benchmarks.DeltaEventsPerEvent();

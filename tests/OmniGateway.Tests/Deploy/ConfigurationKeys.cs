@@ -29,6 +29,7 @@ internal static class ConfigurationKeys
     {
         ["Usage"] = ["Provider", "ConnectionString"],
         ["RateLimiting"] = ["Provider"],
+        ["Management"] = ["Port"],
     };
 
     // Read through IConfiguration directly (GetConnectionString, Logging:Format) or by the host itself.

@@ -11,12 +11,14 @@ public sealed class DeployFilesTests
 {
     private const string Dockerfile = "Dockerfile";
     private const string Compose = "docker-compose.yml";
-    private const string ComposeMulti = "docker-compose.multi.yml";
+    private const string NginxConfig = "deploy/nginx/nginx.conf";
     private const string GatewayProject = "src/OmniGateway/OmniGateway.csproj";
 
     // Host build output would shadow the container's restore; data and secrets must never enter an image layer.
     private static readonly string[] MustNotReachTheBuildContext = ["**/bin/", "**/obj/", ".git/", "data/", "secrets/", "**/TestResults/"];
-    private static readonly string[] SharedStateServices = ["postgres", "redis"];
+    private static readonly string[] ClusterServices = ["gateway-1", "gateway-2", "nginx", "postgres", "redis"];
+    private static readonly string[] ComposeProfiles = ["", "cluster"];
+    private static readonly string[] ComposeReplicas = ["gateway-1", "gateway-2"];
 
     private static readonly Lazy<DockerfileModel> Docker = new(() => DockerfileModel.Parse(RepositoryFiles.Read(Dockerfile)));
 
@@ -47,7 +49,9 @@ public sealed class DeployFilesTests
     {
         var exposed = Docker.Value.Final.Where("EXPOSE").SelectMany(e => e.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Select(p => int.Parse(p.Split('/')[0])).ToHashSet();
-        var listening = Docker.Value.Final.Environment()["ASPNETCORE_HTTP_PORTS"].Split(';', ',').Select(int.Parse).ToHashSet();
+        var environment = Docker.Value.Final.Environment();
+        var listening = environment["ASPNETCORE_HTTP_PORTS"].Split(';', ',').Select(int.Parse).ToHashSet();
+        listening.Add(int.Parse(environment["Management__Port"])); // /metrics and detailed /readyz
         Assert.Equal(listening.Order(), exposed.Order());
     }
 
@@ -122,10 +126,11 @@ public sealed class DeployFilesTests
     }
 
     [Theory]
-    [InlineData(Compose)]
-    [InlineData(ComposeMulti)]
-    public void Compose_GatewayEnvironmentNames_AreRealConfigurationKeys(string file) =>
-        AssertConfigurationKeys(file, ComposeService(file, "gateway").ComposeEnvironment().Keys);
+    [InlineData("gateway")]
+    [InlineData("gateway-1")]
+    [InlineData("gateway-2")]
+    public void Compose_GatewayEnvironmentNames_AreRealConfigurationKeys(string service) =>
+        AssertConfigurationKeys($"{Compose} {service}", ComposeService(Compose, service).ComposeEnvironment().Keys);
 
     [Fact]
     public void Compose_UpstreamKey_IsAGitignoredFileSecret_MountedWhereApiKeyFilePoints()
@@ -148,127 +153,65 @@ public sealed class DeployFilesTests
     }
 
     [Fact]
-    public void Compose_MultiProfile_SharesPostgresAndRedis_OnlyWhenAskedFor()
+    public void Compose_ClusterProfile_RunsTwoGatewaysOnPostgresAndRedis_BehindNginx_OnlyWhenAskedFor()
     {
         Assert.Equal("postgres:16", ComposeService(Compose, "postgres").Get("image").Text());
         Assert.Equal("redis:7", ComposeService(Compose, "redis").Get("image").Text());
-        Assert.All(SharedStateServices, s => Assert.Contains("multi", ComposeService(Compose, s).Get("profiles").Items().Select(p => p.Text())));
-        Assert.Null(ComposeService(Compose, "gateway").Get("profiles")); // the gateway runs without any profile
+        Assert.All(ClusterServices, s => Assert.Contains("cluster", ComposeService(Compose, s).Get("profiles").Items().Select(p => p.Text())));
+        Assert.Null(ComposeService(Compose, "gateway").Get("profiles")); // the default profile: one gateway, simulator unless keyed
 
-        var env = ComposeService(ComposeMulti, "gateway").ComposeEnvironment();
-        Assert.Equal("Postgres", env["Usage__Provider"]);
-        Assert.Equal("Redis", env["RateLimiting__Provider"]);
-        Assert.Contains("Host=postgres", env["ConnectionStrings__Postgres"], StringComparison.Ordinal);
-        Assert.StartsWith("redis:", env["ConnectionStrings__Redis"], StringComparison.Ordinal);
-    }
-
-    // ---- Kubernetes ---------------------------------------------------------------------------------
-
-    [Fact]
-    public void KubernetesManifests_Parse_AndEachNamesItsKind()
-    {
-        var documents = KubernetesFiles().SelectMany(f => YamlFiles.Load(f).Select(d => (File: f, Doc: d))).ToList();
-        Assert.NotEmpty(documents);
-        Assert.All(documents, d => Assert.False(string.IsNullOrEmpty(d.Doc.Kind()), $"{d.File} has a document without kind"));
-        Assert.All(documents, d => Assert.Null(d.Doc.Path("metadata", "namespace"))); // chosen at apply time
-        var kinds = documents.Select(d => d.Doc.Kind()).ToHashSet();
-        Assert.Superset(new HashSet<string> { "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Secret" }, kinds);
-    }
-
-    [Fact]
-    public void Deployments_ProbeHealthzAndReadyz_OnTheContainerPort()
-    {
-        foreach (var container in Deployments().SelectMany(d => d.Path("spec", "template", "spec", "containers").Items()))
+        var replicas = ComposeReplicas.Select(r => ComposeService(Compose, r).ComposeEnvironment()).ToList();
+        foreach (var env in replicas)
         {
-            var port = Assert.Single(container.Get("ports").Items());
-            Assert.Equal(ImagePort.ToString(), port.Get("containerPort").Text());
-            Assert.Equal("/healthz", container.Path("livenessProbe", "httpGet", "path").Text());
-            Assert.Equal("/readyz", container.Path("readinessProbe", "httpGet", "path").Text());
-            foreach (var probe in new[] { "livenessProbe", "readinessProbe" })
-            {
-                var probePort = container.Path(probe, "httpGet", "port").Text();
-                Assert.True(probePort == port.Get("name").Text() || probePort == ImagePort.ToString(), $"{probe} probes port {probePort}");
-            }
+            Assert.Equal("Postgres", env["Usage__Provider"]);
+            Assert.Equal("Redis", env["RateLimiting__Provider"]);
+            Assert.Contains("Host=postgres", env["ConnectionStrings__Postgres"], StringComparison.Ordinal);
+            Assert.StartsWith("redis:", env["ConnectionStrings__Redis"], StringComparison.Ordinal);
+        }
+        Assert.Equal(replicas[0].OrderBy(e => e.Key), replicas[1].OrderBy(e => e.Key)); // replicas differ only in name
+        // The single gateway's settings, less its SQLite file, are the replicas' too (one place would drift).
+        foreach (var (key, value) in ComposeService(Compose, "gateway").ComposeEnvironment().Where(e => e.Key != "Usage__ConnectionString"))
+            Assert.Equal(value, replicas[0][key]);
+    }
+
+    [Fact]
+    public void Compose_Nginx_BalancesExactlyTheTwoReplicas_Unbuffered()
+    {
+        var nginx = ComposeService(Compose, "nginx");
+        var mount = Assert.Single(nginx.Get("volumes").Items()).Text()!;
+        Assert.Equal($"./{NginxConfig}:/etc/nginx/nginx.conf:ro", mount);
+        var config = RepositoryFiles.Read(NginxConfig);
+        var servers = System.Text.RegularExpressions.Regex.Matches(config, @"^\s*server\s+([\w.-]+):(\d+);", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => (Host: m.Groups[1].Value, Port: m.Groups[2].Value)).ToList();
+        Assert.Equal(ComposeReplicas, servers.Select(s => s.Host));
+        Assert.All(servers, s => Assert.Equal(ComposeService(Compose, s.Host).ComposeEnvironment()["ASPNETCORE_HTTP_PORTS"], s.Port));
+        Assert.Contains("proxy_buffering off;", config, StringComparison.Ordinal); // SSE must not wait in nginx
+        Assert.Contains("proxy_request_buffering off;", config, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compose_Config_IsValid_WhenDockerComposeIsInstalled()
+    {
+        // No engine is needed for `config`; the binary may still be missing (this machine has only the docker CLI).
+        if (Kustomize.Run("docker", ["compose", "version"], out _, out _) != 0) return;
+        foreach (var profile in ComposeProfiles)
+        {
+            var arguments = new List<string> { "compose", "-f", RepositoryFiles.PathOf(Compose) };
+            if (profile.Length > 0) arguments.AddRange(["--profile", profile]);
+            arguments.AddRange(["config", "-q"]);
+            var exit = Kustomize.Run("docker", arguments, out _, out var error, workingDirectory: RepositoryFiles.Root);
+            Assert.True(exit == 0, $"docker compose config ({profile}) failed: {error}");
         }
     }
 
-    [Fact]
-    public void Deployments_RunAsNonRoot_OnAReadOnlyRoot_WithWritableTmpAndData()
-    {
-        foreach (var deployment in Deployments())
-        {
-            var pod = deployment.Path("spec", "template", "spec");
-            Assert.Equal("true", pod.Path("securityContext", "runAsNonRoot").Text());
-            Assert.True(int.Parse(deployment.Path("spec", "replicas").Text() ?? "1") >= 2, "a PodDisruptionBudget needs a second replica to mean anything");
-            var emptyDirs = pod.Get("volumes").Items().Where(v => v.Get("emptyDir") is not null).Select(v => v.Get("name").Text()).ToHashSet();
-            foreach (var container in pod.Get("containers").Items())
-            {
-                Assert.Equal("true", container.Path("securityContext", "readOnlyRootFilesystem").Text());
-                Assert.Equal("false", container.Path("securityContext", "allowPrivilegeEscalation").Text());
-                Assert.NotNull(container.Path("resources", "requests", "memory"));
-                Assert.NotNull(container.Path("resources", "limits", "memory"));
-                var mounts = container.Get("volumeMounts").Items().ToDictionary(m => m.Get("mountPath").Text()!, m => m.Get("name").Text()); // mountPath is required
-                Assert.Contains(mounts["/tmp"], emptyDirs);
-                Assert.True(mounts.ContainsKey("/app/data"), "the usage store needs a writable volume");
-            }
-        }
-    }
-
-    [Fact]
-    public void Deployments_MountTheUpstreamSecret_WhereApiKeyFilePoints()
-    {
-        var example = Assert.Single(YamlFiles.Load($"{Kubernetes}/secret.example.yaml"));
-        foreach (var deployment in Deployments())
-        {
-            var pod = deployment.Path("spec", "template", "spec");
-            var container = Assert.Single(pod.Get("containers").Items());
-            var env = ContainerEnvironment(container);
-            Assert.DoesNotContain(env.Keys, k => k.Equals("Upstream__ApiKey", StringComparison.OrdinalIgnoreCase)); // a file, never env
-            var keyFile = env["Upstream__ApiKeyFile"];
-            var volume = Assert.Single(pod.Get("volumes").Items(), v => v.Get("secret") is not null);
-            Assert.Equal(example.Name(), volume.Path("secret", "secretName").Text());
-            var mount = Assert.Single(container.Get("volumeMounts").Items(), m => m.Get("name").Text() == volume.Get("name").Text());
-            Assert.Equal("true", mount.Get("readOnly").Text());
-            var item = Assert.Single(volume.Path("secret", "items").Items());
-            Assert.Equal($"{mount.Get("mountPath").Text()}/{item.Get("path").Text()}", keyFile);
-            Assert.NotNull(example.Path("stringData", item.Get("key").Text()!)); // items always name a key
-        }
-    }
-
-    [Fact]
-    public void Deployments_EnvironmentNames_AreRealConfigurationKeys()
-    {
-        foreach (var container in Deployments().SelectMany(d => d.Path("spec", "template", "spec", "containers").Items()))
-            AssertConfigurationKeys($"{Kubernetes} (container env and ConfigMaps)", ContainerEnvironment(container).Keys);
-    }
-
-    [Fact]
-    public void ServiceAndDisruptionBudget_SelectTheDeploymentsPods()
-    {
-        var documents = KubernetesFiles().SelectMany(YamlFiles.Load).ToList();
-        var podLabels = Assert.Single(Deployments()).Path("spec", "template", "metadata", "labels").Entries()
-            .ToDictionary(e => e.Key, e => e.Value.Text());
-        var service = Assert.Single(documents, d => d.Kind() == "Service");
-        Assert.All(service.Path("spec", "selector").Entries(), e => Assert.Equal(podLabels[e.Key], e.Value.Text()));
-        Assert.Equal("http", Assert.Single(service.Path("spec", "ports").Items()).Get("targetPort").Text());
-        var budget = Assert.Single(documents, d => d.Kind() == "PodDisruptionBudget");
-        Assert.All(budget.Path("spec", "selector", "matchLabels").Entries(), e => Assert.Equal(podLabels[e.Key], e.Value.Text()));
-    }
-
-    [Fact]
-    public void Kustomization_ListsExistingManifests_ButNeverTheExampleSecret()
-    {
-        var resources = YamlFiles.Load($"{Kubernetes}/kustomization.yaml")[0].Get("resources").Items().Select(r => r.Text()!).ToList();
-        Assert.All(resources, r => Assert.True(RepositoryFiles.Exists($"{Kubernetes}/{r}"), $"{r} does not exist"));
-        Assert.DoesNotContain("secret.example.yaml", resources);
-    }
+    // ---- Kubernetes: KubernetesManifestsTests ----------------------------------------------------------
 
     // ---- secrets ------------------------------------------------------------------------------------
 
     [Fact]
     public void NoDeployFile_ContainsAnythingShapedLikeAKey()
     {
-        var files = new[] { Dockerfile, ".dockerignore", Compose, ComposeMulti, "secrets/README.md" }.Concat(KubernetesFiles());
+        var files = new[] { Dockerfile, ".dockerignore", Compose, NginxConfig, "secrets/README.md" }.Concat(KubernetesFiles());
         var found = files.SelectMany(f => KeyShapes.Find(RepositoryFiles.Read(f)).Select(k => $"{f}: {k[..Math.Min(8, k.Length)]}…")).ToList();
         Assert.Empty(found);
     }
@@ -276,7 +219,9 @@ public sealed class DeployFilesTests
     [Fact]
     public void SecretExample_HoldsOnlyAPlaceholder()
     {
-        var values = Assert.Single(YamlFiles.Load($"{Kubernetes}/secret.example.yaml")).Get("stringData").Entries().Select(e => e.Value.Text() ?? "");
+        var examples = KubernetesFiles().Where(f => f.EndsWith("secret.example.yaml", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, examples.Count); // the upstream key (base) and the database connections (cluster)
+        var values = examples.SelectMany(f => Assert.Single(YamlFiles.Load(f)).Get("stringData").Entries()).Select(e => e.Value.Text() ?? "");
         Assert.All(values, v => Assert.StartsWith("REPLACE_", v, StringComparison.Ordinal));
     }
 

@@ -7,6 +7,12 @@ namespace OmniGateway.Tests.Deploy;
 internal static class DeployManifests
 {
     public const string Kubernetes = "deploy/kubernetes";
+    public const string SingleNode = "single-node";
+    public const string Cluster = "cluster";
+    public static readonly string[] Overlays = [SingleNode, Cluster];
+
+    private static readonly Dictionary<string, Lazy<string>> Renderings =
+        Overlays.ToDictionary(o => o, o => new Lazy<string>(() => Kustomize.Render($"{Kubernetes}/overlays/{o}")));
 
     public static void AssertConfigurationKeys(string file, IEnumerable<string> variables)
     {
@@ -17,17 +23,27 @@ internal static class DeployManifests
     public static YamlNode ComposeService(string file, string name) =>
         YamlFiles.Load(file)[0].Path("services", name) ?? throw new Xunit.Sdk.XunitException($"{file} has no service {name}");
 
+    /// <summary>Every YAML file below deploy/kubernetes: base, overlays, patches and examples.</summary>
     public static IEnumerable<string> KubernetesFiles() =>
-        Directory.EnumerateFiles(RepositoryFiles.PathOf(Kubernetes), "*.yaml")
-            .Select(f => $"{Kubernetes}/{Path.GetFileName(f)}").Order(StringComparer.Ordinal);
+        Directory.EnumerateFiles(RepositoryFiles.PathOf(Kubernetes), "*.yaml", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(RepositoryFiles.Root, f).Replace('\\', '/')).Order(StringComparer.Ordinal);
 
-    public static IEnumerable<YamlMappingNode> Deployments() =>
-        KubernetesFiles().SelectMany(YamlFiles.Load).Where(d => d.Kind() == "Deployment");
+    /// <summary>What <c>kubectl apply -k</c> would send for an overlay, as YAML text.</summary>
+    public static string RenderedYaml(string overlay) => Renderings[overlay].Value;
 
-    /// <summary>A container's env plus the data of the ConfigMaps it takes whole through envFrom.</summary>
-    public static Dictionary<string, string> ContainerEnvironment(YamlNode container)
+    /// <summary>An overlay's objects (parsed anew on each call, so a test may not change another's).</summary>
+    public static IReadOnlyList<YamlMappingNode> Rendered(string overlay) => Kustomize.Parse(RenderedYaml(overlay));
+
+    public static YamlMappingNode Deployment(string overlay) => Assert.Single(Rendered(overlay), d => d.Kind() == "Deployment");
+
+    public static YamlNode GatewayContainer(string overlay) =>
+        Assert.Single(Deployment(overlay).Path("spec", "template", "spec", "containers").Items(), c => c.Get("name").Text() == "gateway");
+
+    /// <summary>A container's env plus the data of the ConfigMaps it takes whole through envFrom; a value from a
+    /// secretKeyRef reads as <c>secret:name/key</c>.</summary>
+    public static Dictionary<string, string> ContainerEnvironment(YamlNode container, IEnumerable<YamlMappingNode> documents)
     {
-        var configMaps = KubernetesFiles().SelectMany(YamlFiles.Load).Where(d => d.Kind() == "ConfigMap").ToDictionary(d => d.Name());
+        var configMaps = documents.Where(d => d.Kind() == "ConfigMap").ToDictionary(d => d.Name());
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var source in container.Get("envFrom").Items())
         {
@@ -36,7 +52,13 @@ internal static class DeployManifests
             Assert.True(configMaps.TryGetValue(name, out var map), $"envFrom names ConfigMap {name}, which no manifest defines");
             foreach (var (key, value) in map.Get("data").Entries()) env[key] = value.Text() ?? "";
         }
-        foreach (var variable in container.Get("env").Items()) env[variable.Get("name").Text()!] = variable.Get("value").Text() ?? ""; // name is required
+        foreach (var variable in container.Get("env").Items())
+        {
+            var secret = variable.Path("valueFrom", "secretKeyRef");
+            env[variable.Get("name").Text()!] = secret is null // name is required
+                ? variable.Get("value").Text() ?? ""
+                : $"secret:{secret.Get("name").Text()}/{secret.Get("key").Text()}";
+        }
         return env;
     }
 

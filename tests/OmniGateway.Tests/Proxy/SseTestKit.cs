@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using OmniGateway.Bench.Micro;
 using OmniGateway.Proxy;
 
 namespace OmniGateway.Tests.Proxy;
@@ -8,7 +9,7 @@ namespace OmniGateway.Tests.Proxy;
 /// <summary>One event as the code under test found it: where it is, and the read that delivered it.</summary>
 internal readonly record struct FoundEvent(long Start, long Length, int Read);
 
-/// <summary>Multi-segment sequences, a replay of the relay's read loop, and a plain reference reading of SSE.</summary>
+/// <summary>Multi-segment sequences, the relay pump over a replayed upstream, and a plain reference reading of SSE.</summary>
 internal static class SseTestKit
 {
     public static byte[] WithLineEnding(byte[] lf, string ending) => ending switch
@@ -58,41 +59,53 @@ internal static class SseTestKit
     }
 
     /// <summary>
-    /// Replays <c>SseRelay.PumpAsync</c>'s bookkeeping: read r ends at <paramref name="readEnds"/>[r] (the
-    /// last read is final), the buffer starts at the first unwritten byte and is segmented where earlier
-    /// reads ended (unless <paramref name="segmentAtReads"/> is false), the scanner state is carried over,
-    /// and "scanned" is rebased after each read.
+    /// Runs the gateway's relay pump (<see cref="SseRelay.RelayAsync"/>) over <paramref name="data"/>: read r
+    /// ends at <paramref name="readEnds"/>[r] (the last read is final), the buffer is segmented where reads
+    /// end (unless <paramref name="segmentAtReads"/> is false). Returns what the pump wrote to the client,
+    /// one entry per write with the read it happened in; <paramref name="rest"/> is what it did not relay.
     /// </summary>
     public static List<FoundEvent> Pump(byte[] data, int[] readEnds, out long rest, bool segmentAtReads = true)
     {
-        var events = new List<FoundEvent>();
-        var scanner = new SseEventScanner();
-        long consumed = 0, scanned = 0;
-        rest = 0;
-        for (var read = 0; read < readEnds.Length; read++)
+        var upstream = new ReplayUpstream(data, readEnds, segmentAtReads ? readEnds : []);
+        var target = new RecordingTarget(upstream);
+        using var deadline = RelayHarness.NewDeadline();
+        var pending = SseRelay.RelayAsync(upstream, "text/event-stream", target, deadline, static _ => ValueTask.CompletedTask, CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully) throw new Xunit.Sdk.XunitException("The relay went asynchronous over a synchronous upstream.");
+        rest = data.Length - target.Relayed;
+        return target.Writes;
+    }
+
+    /// <summary>
+    /// What the pump writes for <paramref name="reference"/> events: the same, except that keep-alives
+    /// before the first real event go out with it (they do not count as a first event).
+    /// </summary>
+    public static List<(int Start, int Length)> ExpectedWrites(byte[] data, List<(int Start, int Length)> reference)
+    {
+        var leading = reference.TakeWhile(e => ReferenceKind(data.AsSpan(e.Start, e.Length)).Kind == SseEventKind.CommentOnly).Count();
+        if (leading == 0 || leading == reference.Count) return leading == 0 ? reference : [];
+        var first = reference[leading];
+        return [(0, first.Start + first.Length), .. reference.Skip(leading + 1)];
+    }
+
+    /// <summary>A client that keeps the offsets of what it was sent, and the read each write came in.</summary>
+    private sealed class RecordingTarget(ReplayUpstream upstream) : RelayTarget
+    {
+        public List<FoundEvent> Writes { get; } = [];
+        public long Relayed { get; private set; }
+
+        public override void Start(string? upstreamContentType) { }
+
+        public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
         {
-            var end = readEnds[read];
-            var isFinal = read == readEnds.Length - 1;
-            var cuts = segmentAtReads
-                ? readEnds.Take(read).Where(e => e > consumed && e < end).Distinct().Select(e => (int)(e - consumed)).ToArray()
-                : [];
-            var buffer = Split(data.AsMemory((int)consumed, (int)(end - consumed)), cuts);
-            long written = 0;
-            while (scanner.TryFindEventEnd(buffer.Slice(scanned), isFinal, out var length))
-            {
-                events.Add(new FoundEvent(consumed + scanned, length, read));
-                scanned += length;
-                written = scanned;
-            }
-            if (isFinal)
-            {
-                rest = data.Length - (consumed + written);
-                break;
-            }
-            scanned -= written;
-            consumed += written;
+            Writes.Add(new FoundEvent(Relayed, bytes.Length, upstream.Reads - 1));
+            Relayed += bytes.Length;
         }
-        return events;
+
+        public override ValueTask<bool> FlushAsync(CancellationToken cancellationToken) => new(true);
+
+        public override ValueTask EndWithErrorAsync(string message, CancellationToken cancellationToken, string code = StreamInterrupted) => ValueTask.CompletedTask;
+
+        public override Task FailAsync(OmniGateway.Errors.GatewayError error) => Task.CompletedTask;
     }
 
     /// <summary>Reference framing, written plainly: an event ends with the terminator of an empty line that follows a non-empty one.</summary>
@@ -165,6 +178,8 @@ internal static class SseTestKit
             "response.failed" => SseEventKind.Failed,
             "error" => SseEventKind.Error,
             "response.created" => SseEventKind.Created,
+            "response.output_item.added" => SseEventKind.OutputItemAdded,
+            "response.output_item.done" => SseEventKind.OutputItemDone,
             _ => SseEventKind.Other,
         }, joined);
     }

@@ -16,11 +16,11 @@ public sealed class TokensPerMinuteTests
         var window = new TokensPerMinute(time);
 
         window.Add("web", 600);
-        Assert.Null(window.Admit(Tenant(1000)));
+        Assert.Null(window.Admit(Tenant(1000), 0).Refusal);
         time.Advance(TimeSpan.FromSeconds(20));
         window.Add("web", 400);
 
-        var refused = window.Admit(Tenant(1000));
+        var refused = window.Admit(Tenant(1000), 0).Refusal;
         Assert.NotNull(refused);
         Assert.Equal(429, refused.Status);
         Assert.Equal("tokens_per_minute_exceeded", refused.Code);
@@ -28,7 +28,7 @@ public sealed class TokensPerMinuteTests
         Assert.Equal(35, refused.RetryAfterSeconds);
 
         time.Advance(TimeSpan.FromSeconds(35));
-        Assert.Null(window.Admit(Tenant(1000)));
+        Assert.Null(window.Admit(Tenant(1000), 0).Refusal);
     }
 
     [Fact]
@@ -38,7 +38,23 @@ public sealed class TokensPerMinuteTests
         window.Add("other", 1_000_000);
         window.Add("web", 1_000_000);
 
-        Assert.Null(window.Admit(Tenant(null)));
-        Assert.Null(window.Admit(new TenantContext("third", "key_2", [], new TenantLimits { TokensPerMinute = 10 })));
+        Assert.Null(window.Admit(Tenant(null), 0).Refusal);
+        Assert.Null(window.Admit(new TenantContext("third", "key_2", [], new TenantLimits { TokensPerMinute = 10 }), 0).Refusal);
+    }
+
+    [Fact]
+    public void ReservationsInFlight_CountAgainstTheMinute_UntilReleased()
+    {
+        var window = new TokensPerMinute(new FakeTimeProvider());
+        var (lease, refusal) = window.Admit(Tenant(1000), 1000);
+        Assert.Null(refusal);
+
+        var second = window.Admit(Tenant(1000), 10);
+        Assert.Equal("tokens_per_minute_exceeded", second.Refusal?.Code);
+        Assert.Equal(1, second.Refusal?.RetryAfterSeconds); // only in flight: it may end soon
+
+        lease!.Dispose();
+        lease.Dispose(); // released once only
+        Assert.Null(window.Admit(Tenant(1000), 10).Refusal);
     }
 }

@@ -28,6 +28,29 @@ public sealed class RequestValidatorTests
         { User("""{"type":"text","text":"a","type":"input_audio"}"""), "invalid_json", null },
     };
 
+    /// <summary>Issue 9.2: names that differ only in case (as a case-insensitive reader folds them) are refused, naming the path.</summary>
+    public static TheoryData<string, string, string?> CaseTwinMembers => new()
+    {
+        { Req("\"hi\"", "\"Model\":\"some-other-model\""), "invalid_json", "Model" },
+        { Req("\"hi\"", "\"INPUT\":[{\"role\":\"user\",\"content\":\"x\"}]"), "invalid_json", "INPUT" },
+        { Req("\"hi\"", "\"\\u004dodel\":\"x\""), "invalid_json", "Model" },
+        { User("""{"type":"text","text":"a","Type":"input_audio"}"""), "invalid_json", "input[0].content[0].Type" },
+        { Req("[{\"role\":\"user\",\"content\":\"a\",\"Content\":[{\"type\":\"input_audio\"}]}]"), "invalid_json", "input[0].Content" },
+        { Req("\"hi\"", "\"metadata\":{\"a\":{\"key\":1,\"\u212Aey\":2}}"), "invalid_json", "metadata.a.\u212Aey" },
+        { Req("\"hi\"", "\"ſtream\":false"), "invalid_json", "ſtream" },
+        { Req("\"hi\"", "\"Background\":true"), "invalid_json", "Background" },
+        { Req("\"hi\"", "\"Audio\":{\"voice\":\"Nobody\"}"), "invalid_json", "Audio" },
+        { Req("\"hi\"", "\"background\":true"), "background_not_supported", "background" },
+        { Req("\"hi\"", "\"background\":\"yes\""), "background_not_supported", "background" },
+    };
+
+    [Theory, MemberData(nameof(CaseTwinMembers))]
+    public void MemberNamesDifferingOnlyInCase_OrBackground_Return400(string body, string code, string? param) => AssertRefused(body, 400, code, param);
+
+    [Fact]
+    public void BackgroundFalse_AndUnrelatedMixedCaseNames_AreAccepted() =>
+        Accept(Req("\"hi\"", "\"background\":false,\"metadata\":{\"Team\":\"a\",\"Owner\":\"b\"}"));
+
     /// <summary>Grammatical JSON whose strings are not text: <c>\ud800</c> escapes, in values and names.</summary>
     public static TheoryData<string, string, string?> UndecodableStrings => new()
     {

@@ -64,15 +64,20 @@ function showView() {
 
 // ---------- models and voices ----------
 
+let catalogKey = null; // the key the model and voice lists were loaded with
+
 async function loadCatalog() {
   const key = $('key').value.trim();
-  if (!key) return;
+  if (!key || key === catalogKey) return;
+  catalogKey = key;
   showError('key', null);
   const response = await fetch('/v1/models', { headers: authHeaders(key) });
-  if (!response.ok) return showHttpError(response, 'key', 'key');
+  if (!response.ok) { catalogKey = null; return showHttpError(response, 'key', 'key'); }
   const models = (await response.json()).data;
   const select = $('model');
+  const previous = select.value;
   select.replaceChildren(...models.map((m) => new Option(m.id, m.id)));
+  if (models.some((m) => m.id === previous)) select.value = previous;
   await loadVoices();
 }
 
@@ -84,6 +89,7 @@ async function loadVoices() {
   const voices = (await response.json()).data;
   const groups = [['Verified', voices.filter((v) => v.verified)], ['Other voices', voices.filter((v) => !v.verified)]];
   const select = $('voice');
+  const previous = select.value;
   select.replaceChildren(...groups.filter(([, list]) => list.length).map(([label, list]) => {
     const group = document.createElement('optgroup');
     group.label = label;
@@ -94,6 +100,7 @@ async function loadVoices() {
     }
     return group;
   }));
+  if (voices.some((v) => v.name === previous)) select.value = previous;
 }
 
 // ---------- audio input: a file, or a recording turned into a 16 kHz mono WAV ----------

@@ -40,6 +40,8 @@ public static class UsageFeedRecord
             Tokens(w, "total_tokens", usage?.TotalTokens);
             w.WritePropertyName("usage");
             if (usage is null) w.WriteNullValue(); else w.WriteRawValue(usage.RawJson);
+            w.WriteBoolean("usage_reported", record.UsageReported);
+            Tokens(w, "reserved_tokens", record.ReservedTokens);
             if (record.Cost?.Amount is { } amount) w.WriteNumber("cost", amount); else w.WriteNull("cost");
             w.WriteString("currency", record.Cost?.Currency);
             if (record.Cost is { } cost) w.WriteString("price_effective_from", Instant(cost.PriceEffectiveFrom)); else w.WriteNull("price_effective_from");

@@ -28,14 +28,16 @@ public sealed class UsageOutbox
     public IReadOnlyList<string> Sinks => _sinks;
 
     /// <summary>Inside the ledger's batch transaction, before its COMMIT. No sinks: nothing to do, nothing paid.</summary>
-    public async Task WriteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageRecord> records, long recordedAtMs,
+    internal async Task WriteAsync(LedgerWriter writer, DbTransaction transaction, IReadOnlyList<UsageRecord> records, long recordedAtMs,
         CancellationToken cancellationToken)
     {
         if (_sinks.Length == 0) return;
         var payloads = new string[records.Count];
         for (var i = 0; i < records.Count; i++) payloads[i] = UsageFeedRecord.ToJson(records[i], recordedAtMs);
+        var connection = writer.Connection;
         if (connection.CanCreateBatch)
         {
+            // Postgres: one round trip, as the records' own inserts.
             await using var batch = connection.CreateBatch();
             batch.Transaction = transaction;
             foreach (var sink in _sinks)
@@ -52,19 +54,33 @@ public sealed class UsageOutbox
             await batch.ExecuteNonQueryAsync(cancellationToken);
             return;
         }
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = Insert;
+        // SQLite: the writer's kept (prepared) statement, rebound per row.
+        var insert = writer.Command(Insert, transaction);
         foreach (var sink in _sinks)
         {
             for (var i = 0; i < records.Count; i++)
             {
-                insert.Parameters.Clear();
-                insert.AddParameter("@sink", sink).AddParameter("@record_key", records[i].RecordKey)
-                    .AddParameter("@payload", payloads[i]).AddParameter("@created_at_ms", recordedAtMs);
+                Bind(insert, "@sink", sink);
+                Bind(insert, "@record_key", records[i].RecordKey);
+                Bind(insert, "@payload", payloads[i]);
+                Bind(insert, "@created_at_ms", recordedAtMs);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
         }
+    }
+
+    private static void Bind(DbCommand command, string name, object value)
+    {
+        var index = command.Parameters.IndexOf(name);
+        if (index >= 0)
+        {
+            command.Parameters[index].Value = value;
+            return;
+        }
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     /// <summary>After COMMIT: wakes every sink's delivery loop, so lag is one POST, not a poll interval.</summary>

@@ -62,19 +62,34 @@ internal static class Migrations
         (2, "ALTER TABLE usage_records ADD COLUMN upstream_attempts BIGINT NOT NULL DEFAULT 1;"),
         // Browser origins of an API-created tenant (issue 13); NULL in rows from before it reads as none.
         (3, "ALTER TABLE tenants ADD COLUMN allowed_origins TEXT NULL;"),
-        // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
+        // A deleted tenant's id is never given to a new tenant, which would read the old one's usage and budget
+        // totals. Tenants deleted before this step left their revoked keys behind: their ids are retired too.
         (4, """
+            CREATE TABLE retired_tenant_ids (
+                id TEXT PRIMARY KEY,
+                retired_at_ms BIGINT NOT NULL);
+            INSERT INTO retired_tenant_ids (id, retired_at_ms)
+                SELECT DISTINCT k.tenant_id, 0 FROM tenant_keys k WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = k.tenant_id);
+            """),
+        // What admission reserved, charged to budgets in place of usage the upstream never reported.
+        (5, """
+            ALTER TABLE usage_records ADD COLUMN reserved_tokens BIGINT NULL;
+            ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
+            UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;
+            """),
+        // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
+        (6, """
             ALTER TABLE usage_records ADD COLUMN record_key TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN cost_picos BIGINT NULL;
             ALTER TABLE usage_records ADD COLUMN currency TEXT NULL;
             ALTER TABLE usage_records ADD COLUMN price_effective_ms BIGINT NULL;
             """),
         // Attribution tags: a JSON object of short strings, queried with each provider's JSON operator.
-        (5, """
+        (7, """
             ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
             """),
         // The usage feed's durable outbox: a row per record per sink, written in the records' transaction.
-        (6, """
+        (8, """
             CREATE TABLE usage_outbox (
                 seq {Identity},
                 sink TEXT NOT NULL,

@@ -34,6 +34,11 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var retired = connection.CreateCommand();
+        retired.Transaction = transaction;
+        retired.CommandText = "SELECT COUNT(*) FROM retired_tenant_ids WHERE id = @id";
+        retired.AddParameter("@id", tenant.Id);
+        if (Convert.ToInt64(await retired.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) > 0) return TenantCreateResult.IdRetired;
         await using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = """
@@ -77,6 +82,11 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         delete.CommandText = "DELETE FROM tenants WHERE id = @id";
         delete.AddParameter("@id", id);
         if (await delete.ExecuteNonQueryAsync(cancellationToken) != 1) return false;
+        await using var retire = connection.CreateCommand();
+        retire.Transaction = transaction;
+        retire.CommandText = "INSERT INTO retired_tenant_ids (id, retired_at_ms) VALUES (@id, @now) ON CONFLICT (id) DO NOTHING";
+        retire.AddParameter("@id", id).AddParameter("@now", Now());
+        await retire.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }

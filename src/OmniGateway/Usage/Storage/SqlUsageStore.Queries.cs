@@ -7,9 +7,10 @@ public sealed partial class SqlUsageStore
 {
     /// <summary>
     /// Sums per tenant, model and UTC period. Buckets are integer division of Unix milliseconds, exact
-    /// on both providers; a call whose upstream reported no usage counts as a request with no tokens.
+    /// on both providers. A call whose upstream reported no usage adds no tokens to the token sums (they
+    /// stay the upstream's truth) but is counted in <c>unreported_requests</c> with its reservation in <c>reserved_tokens</c>.
     /// </summary>
-    public async Task<IReadOnlyList<UsageRow>> QueryAsync(UsageQuery query, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageRow>> QueryAsync(UsageQuery query, CancellationToken cancellationToken, int? limit = null)
     {
         var bucket = query.Granularity switch
         {
@@ -28,6 +29,8 @@ public sealed partial class SqlUsageStore
                 CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT),
                 CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT),
+                CAST(COALESCE(SUM(1 - usage_reported), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN usage_reported = 0 THEN reserved_tokens END), 0) AS BIGINT),
                 currency, SUM(cost_picos / 1000000000000), SUM((cost_picos % 1000000000000) / 1000000), SUM(cost_picos % 1000000),
                 {tagValue} AS tag_value
             FROM usage_records WHERE 1 = 1
@@ -45,6 +48,8 @@ public sealed partial class SqlUsageStore
         sql.Append(" GROUP BY tenant_id, model, currency");
         if (query.GroupByTag is not null) sql.Append(", tag_value");
         if (query.Granularity != UsageGranularity.Total) sql.Append(", period_start_ms");
+        // No ORDER BY: rows past the limit are refused, never cut, and they are ordered ordinally below.
+        if (limit is { } rowLimit) { sql.Append(" LIMIT @limit"); command.AddParameter("@limit", (long)rowLimit); }
         command.CommandText = sql.ToString();
 
         var rows = new List<UsageRow>();
@@ -54,11 +59,13 @@ public sealed partial class SqlUsageStore
             rows.Add(new UsageRow(reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
                 reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8))
             {
-                Currency = reader.GetNullableString(9),
-                Cost = reader.IsDBNull(10) ? null : Pricing.UsageCost.Normalize(Convert.ToDecimal(reader.GetValue(10), CultureInfo.InvariantCulture)
-                      + Convert.ToDecimal(reader.GetValue(11), CultureInfo.InvariantCulture) / 1_000_000m
-                      + Convert.ToDecimal(reader.GetValue(12), CultureInfo.InvariantCulture) / Pricing.UsageCost.PicosPerUnit),
-                TagValue = reader.GetNullableString(13),
+                Currency = reader.GetNullableString(11),
+                Cost = reader.IsDBNull(12) ? null : Pricing.UsageCost.Normalize(Convert.ToDecimal(reader.GetValue(12), CultureInfo.InvariantCulture)
+                      + Convert.ToDecimal(reader.GetValue(13), CultureInfo.InvariantCulture) / 1_000_000m
+                      + Convert.ToDecimal(reader.GetValue(14), CultureInfo.InvariantCulture) / Pricing.UsageCost.PicosPerUnit),
+                TagValue = reader.GetNullableString(15),
+                UnreportedRequests = reader.GetInt64(9),
+                ReservedTokens = reader.GetInt64(10),
             });
         }
         // Ordered here, ordinally: the providers' collations and NULL placement differ.
@@ -86,7 +93,7 @@ public sealed partial class SqlUsageStore
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
-                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts,
+                input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts, reserved_tokens,
                 record_key, cost_picos, currency, price_effective_ms, tags_json
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
@@ -102,10 +109,11 @@ public sealed partial class SqlUsageStore
                 reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
             {
                 UpstreamAttempts = (int)reader.GetInt64(18),
-                RecordKey = reader.GetNullableString(19) ?? "",
-                Cost = reader.IsDBNull(21) ? null : new Pricing.UsageCost(reader.IsDBNull(20) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(20)),
-                    reader.GetString(21), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(22))),
-                Tags = RecordTags.FromJson(reader.GetNullableString(23)),
+                ReservedTokens = reader.IsDBNull(19) ? null : reader.GetInt64(19),
+                RecordKey = reader.GetNullableString(20) ?? "",
+                Cost = reader.IsDBNull(22) ? null : new Pricing.UsageCost(reader.IsDBNull(21) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(21)),
+                    reader.GetString(22), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(23))),
+                Tags = RecordTags.FromJson(reader.GetNullableString(24)),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }

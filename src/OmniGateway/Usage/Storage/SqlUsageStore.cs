@@ -3,15 +3,21 @@ using System.Data.Common;
 namespace OmniGateway.Usage.Storage;
 
 /// <summary>Usage records and per-period totals, written in one transaction per batch.</summary>
-public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time, Export.UsageOutbox? outbox = null)
+public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time, Export.UsageOutbox? outbox = null) : IAsyncDisposable
 {
+    private const string Checkpoint = "PRAGMA wal_checkpoint(PASSIVE);";
+
+    // One writer at a time on the one writer connection (the ledger's loop is the only caller in the gateway).
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private LedgerWriter? _writer;
+
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            upstream_attempts, record_key, cost_picos, currency, price_effective_ms, tags_json)
+            upstream_attempts, reserved_tokens, usage_reported, record_key, cost_picos, currency, price_effective_ms, tags_json)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @upstream_attempts, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
+            @upstream_attempts, @reserved_tokens, @usage_reported, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -36,16 +42,37 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             {
                 var key = (record.TenantId, period, UsagePeriods.Start(period, record.StartedAt).ToUnixTimeMilliseconds());
                 deltas.TryGetValue(key, out var delta);
-                deltas[key] = (delta.Requests + 1, delta.Tokens + (record.Usage?.TotalTokens ?? 0));
+                deltas[key] = (delta.Requests + 1, delta.Tokens + record.ChargedTokens); // unreported usage: its reservation
             }
         }
 
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            return await AppendAsync(_writer ??= new LedgerWriter(await database.OpenWriterAsync(cancellationToken)), records, deltas, recordedAt, cancellationToken);
+        }
+        catch
+        {
+            // The connection may be broken or mid-transaction: the next batch (a retry, say) starts on a fresh one.
+            await DropWriterAsync();
+            throw;
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task<IReadOnlyList<PeriodTotal>> AppendAsync(LedgerWriter writer, IReadOnlyList<UsageRecord> records,
+        SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens)> deltas, long recordedAt, CancellationToken cancellationToken)
+    {
+        var connection = writer.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var totals = new List<PeriodTotal>(deltas.Count);
         if (connection.CanCreateBatch)
         {
-            // Postgres: every statement of the batch in one round trip.
+            // Postgres: every statement of the batch in one round trip; Npgsql prepares them on the
+            // connection once they recur (UsageDatabase turns on its automatic preparation).
             await using var batch = connection.CreateBatch();
             batch.Transaction = transaction;
             foreach (var record in records) batch.BatchCommands.Add(Prepare(batch.CreateBatchCommand(), InsertRecord, Record(record, recordedAt)));
@@ -64,29 +91,23 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         }
         else
         {
-            // SQLite is in-process: one prepared statement, rebound per record, costs microseconds.
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = InsertRecord;
+            // SQLite is in-process: the writer's prepared statements, rebound per record, cost microseconds.
+            var insert = writer.Command(InsertRecord, transaction);
             foreach (var record in records)
             {
-                insert.Parameters.Clear();
                 Record(record, recordedAt)(insert.Parameters, insert.CreateParameter);
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
-            await using var upsert = connection.CreateCommand();
-            upsert.Transaction = transaction;
-            upsert.CommandText = UpsertTotal;
+            var upsert = writer.Command(UpsertTotal, transaction);
             foreach (var (key, delta) in deltas)
             {
-                upsert.Parameters.Clear();
                 Total(key, delta)(upsert.Parameters, upsert.CreateParameter);
                 var total = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!; // RETURNING always yields the row
                 totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, total));
             }
         }
         // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
-        if (outbox is not null) await outbox.WriteAsync(connection, transaction, records, recordedAt, cancellationToken);
+        if (outbox is not null) await outbox.WriteAsync(writer, transaction, records, recordedAt, cancellationToken);
         try
         {
             await transaction.CommitAsync(cancellationToken);
@@ -98,6 +119,61 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         }
         outbox?.Committed();
         return totals;
+    }
+
+    /// <summary>
+    /// SQLite: copies the WAL back into the database (PASSIVE), on the writer's connection between commits.
+    /// With no commit appending beside it the checkpoint reaches the WAL's end, so the next commit starts the
+    /// WAL over and rewrites it in place; a WAL appended to during every checkpoint never restarts and grows,
+    /// and the kernel zeroes each new block of it.
+    /// </summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        if (database.Provider != UsageProvider.Sqlite) return;
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            _writer ??= new LedgerWriter(await database.OpenWriterAsync(cancellationToken));
+            await _writer.Command(Checkpoint, null).ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch
+        {
+            await DropWriterAsync();
+            throw;
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async ValueTask DropWriterAsync()
+    {
+        var writer = _writer;
+        _writer = null;
+        if (writer is not null)
+        {
+            try
+            {
+                await writer.DisposeAsync();
+            }
+            catch (Exception) // closing a broken connection may throw too; it is gone either way
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            await DropWriterAsync();
+        }
+        finally
+        {
+            _writing.Release();
+        }
     }
 
     /// <summary>Every tenant's totals for the given day and month: what budgets start from.</summary>
@@ -162,6 +238,8 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@usage_json", usage?.RawJson);
         Add(parameters, create, "@recorded_at_ms", recordedAt);
         Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
+        Add(parameters, create, "@reserved_tokens", record.ReservedTokens);
+        Add(parameters, create, "@usage_reported", record.UsageReported ? 1L : 0L);
         Add(parameters, create, "@record_key", record.RecordKey);
         Add(parameters, create, "@cost_picos", record.Cost?.Picos);
         Add(parameters, create, "@currency", record.Cost?.Currency);
@@ -181,6 +259,13 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
 
     private static void Add(DbParameterCollection parameters, Func<DbParameter> create, string name, object? value)
     {
+        // A kept (prepared) command keeps its parameters: rebinding sets their values.
+        var index = parameters.IndexOf(name);
+        if (index >= 0)
+        {
+            parameters[index].Value = value ?? DBNull.Value;
+            return;
+        }
         var parameter = create();
         parameter.ParameterName = name;
         parameter.Value = value ?? DBNull.Value;

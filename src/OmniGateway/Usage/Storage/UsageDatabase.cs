@@ -21,8 +21,12 @@ public sealed partial class UsageDatabase : IAsyncDisposable
         Provider = usage.Provider;
         if (Provider == UsageProvider.Postgres)
         {
-            // The validator guarantees the connection string.
-            _source = NpgsqlDataSource.Create(configuration.GetConnectionString("Postgres")!);
+            // The validator guarantees the connection string. The ledger's statements recur thousands of times
+            // a second: unless the operator chose otherwise, Npgsql prepares recurring statements per
+            // connection, so the server parses and plans them once (as SQLite's writer does).
+            var postgres = new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("Postgres")!);
+            if (postgres.MaxAutoPrepare == 0) postgres.MaxAutoPrepare = PostgresAutoPreparedStatements;
+            _source = NpgsqlDataSource.Create(postgres.ConnectionString);
         }
         else
         {
@@ -47,7 +51,7 @@ public sealed partial class UsageDatabase : IAsyncDisposable
             // FULL, not NORMAL: in WAL mode NORMAL survives a killed process but not a power cut or
             // kernel panic, and "stored before relayed" must hold for both. Group commit pays one
             // fsync per batch, not per record. No auto-checkpoint: it would run inside whichever
-            // COMMIT crosses the threshold and stall that batch's streams; CheckpointAsync runs it aside.
+            // COMMIT crosses the threshold and stall that batch's streams; the ledger's writer runs it between commits.
             await using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=0;";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
@@ -88,12 +92,18 @@ public sealed partial class UsageDatabase : IAsyncDisposable
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>SQLite: copies the WAL back into the database without blocking the writer (PASSIVE).</summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    /// <summary>Statements Npgsql keeps prepared per connection: the ledger's two, the budget and usage queries, the tenants'.</summary>
+    private const int PostgresAutoPreparedStatements = 32;
+
+    /// <summary>How much the SQLite database file grows by at once (SQLITE_FCNTL_CHUNK_SIZE).</summary>
+    public const int SqliteGrowthChunkBytes = 8 * 1024 * 1024;
+
+    /// <summary>The ledger writer's connection: as <see cref="OpenAsync"/>, and a SQLite file that grows in large chunks.</summary>
+    public async ValueTask<DbConnection> OpenWriterAsync(CancellationToken cancellationToken)
     {
-        if (Provider != UsageProvider.Sqlite) return;
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "PRAGMA wal_checkpoint(PASSIVE);", cancellationToken);
+        var connection = await OpenAsync(cancellationToken);
+        if (connection is SqliteConnection sqlite) SqliteFileGrowth.TrySetChunkSize(sqlite, SqliteGrowthChunkBytes);
+        return connection;
     }
 
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Sorts `perf script` samples of the gateway into subsystems (bench/profile.sh calls it).
+
+A sample belongs to the nearest owner on its stack, walking from the leaf towards the root: JSON parsing
+under the validator counts as validation, socket writes under HttpClient as the upstream leg, a page
+zeroed by ext4 under SQLite as the ledger. Samples with no owner on the stack go by thread name
+(GC, JIT, the file watcher) or count as runtime/kernel.
+usage: profile-subsystems.py PERF_SCRIPT_OUTPUT H2LOAD_OUTPUT COMMAND > profile.md
+"""
+import collections, datetime, re, sys
+
+# (subsystem, pattern over "symbol (dso)"), first match from the leaf wins; order breaks ties within a frame.
+OWNERS = [
+    ("JIT", r"libclrjit"),
+    ("GC", r"\b(WKS|SVR)::|gc_heap|GCHeap::"),
+    ("ledger: SQLite / Npgsql, commit and fsync", r"libe_sqlite3|\bsqlite3|Microsoft\.Data\.Sqlite|SQLitePCL|Npgsql"),
+    ("ledger: OmniGateway.Usage", r"OmniGateway\.Usage"),
+    ("logging: Serilog", r"Serilog|Microsoft\.Extensions\.Logging"),
+    ("metrics: OpenTelemetry", r"OpenTelemetry|System\.Diagnostics\.Metrics"),
+    ("validation", r"OmniGateway\.Validation"),
+    ("auth and tenants", r"OmniGateway\.(Auth|Tenants)"),
+    ("rate limiting", r"OmniGateway\.RateLimiting|System\.Threading\.RateLimiting"),
+    ("relay and forwarder setup (OmniGateway.Proxy)", r"OmniGateway\.Proxy"),
+    ("other OmniGateway", r"OmniGateway\."),
+    ("YARP forwarder", r"Yarp\."),
+    ("HttpClient (upstream leg)", r"System\.Net\.Http"),
+    ("Kestrel and ASP.NET Core (client leg)", r"Microsoft\.AspNetCore"),
+]
+THREADS = [
+    ("GC", r"GC"),
+    ("JIT", r"Tiered|JIT"),
+    ("configuration file watcher", r"File Watch"),
+]
+COMPILED = [(name, re.compile(p)) for name, p in OWNERS]
+THREADS_COMPILED = [(name, re.compile(p)) for name, p in THREADS]
+
+def samples(path):
+    comm, frames = None, []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                if comm is not None:
+                    yield comm, frames
+                comm, frames = None, []
+            elif not line[0].isspace():
+                # "comm  pid/tid  time: period event:" — the thread name may contain spaces
+                m = re.match(r"^(.*?)\s+\d+(/\d+)?\s", line)
+                comm, frames = (m.group(1) if m else line.split()[0]), []
+            else:
+                parts = line.strip().split(None, 1)
+                frames.append(parts[1] if len(parts) > 1 else parts[0])
+    if comm is not None:
+        yield comm, frames
+
+def classify(comm, frames):
+    for frame in frames:  # leaf first
+        for name, pattern in COMPILED:
+            if pattern.search(frame):
+                return name
+    for name, pattern in THREADS_COMPILED:
+        if pattern.search(comm):
+            return name
+    if frames and "kernel" in frames[0]:
+        return "unowned: kernel (scheduler, network, wake-ups)"
+    return "unowned: runtime, thread pool, libc"
+
+def main():
+    perf, h2load, command = sys.argv[1], sys.argv[2], sys.argv[3]
+    by_subsystem, by_thread, kernel = collections.Counter(), collections.Counter(), collections.Counter()
+    total = 0
+    for comm, frames in samples(perf):
+        total += 1
+        name = classify(comm, frames)
+        by_subsystem[name] += 1
+        by_thread[comm] += 1
+        if frames and "kernel" in frames[0]:
+            kernel[name] += 1
+    text = open(h2load, errors="replace").read()
+    rate = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
+    ok = re.search(r"(\d+) succeeded", text)
+    out = []
+    out.append("# Gateway CPU profile by subsystem")
+    out.append("")
+    out.append(f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with `{command}` "
+               "(perf record -F 499 -g on every gateway thread, DOTNET_PerfMapEnabled=1 for JIT frames; "
+               "h2load, 32 connections, 12 text deltas per stream, no event delay; SQLite ledger under the content root).")
+    out.append(f"{total} samples; load during sampling: {rate.group(1) if rate else '?'} streams/s, {ok.group(1) if ok else '?'} streams.")
+    out.append("A sample belongs to the nearest owner on its stack, from the leaf up (bench/profile-subsystems.py);")
+    out.append("\"in kernel\" is the part of it spent in the kernel (fsync, socket I/O, page zeroing, wake-ups).")
+    out.append("")
+    out.append("| subsystem | share of samples | of which in kernel |")
+    out.append("|---|---:|---:|")
+    for name, count in by_subsystem.most_common():
+        out.append(f"| {name} | {100 * count / max(1, total):.1f} % | {100 * kernel[name] / max(1, total):.1f} % |")
+    out.append("")
+    out.append("By thread:")
+    out.append("")
+    out.append("| thread | share of samples |")
+    out.append("|---|---:|")
+    threads = collections.Counter()
+    for comm, count in by_thread.items():
+        threads[re.sub(r"\s*#?\d+$", "", comm)] += count
+    for comm, count in threads.most_common(10):
+        out.append(f"| `{comm}` | {100 * count / max(1, total):.1f} % |")
+    print("\n".join(out))
+
+main()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A per-subsystem CPU profile of the gateway under the throughput load (issue 11), as anyone can take it:
+#   bench/profile.sh [--no-build] [SECONDS=20] [WARMUP=30]   → bench/results/profile.md
+# Starts the fake upstream and the gateway (Release, Production, SQLite ledger in data/ under its content
+# root, Information logs to a pipe) with DOTNET_PerfMapEnabled=1, so perf can name JIT-compiled frames;
+# drives it with h2load (32 connections, 12 text deltas per stream, no delay) for WARMUP seconds (the JIT
+# settles in ~25 s), then samples every thread of the gateway with `perf record -g` for SECONDS while
+# the load goes on, and sorts the samples into subsystems with bench/profile-subsystems.py.
+# Installs linux-perf and nghttp2-client on Debian when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=1; [ "${1:-}" = "--no-build" ] && { build=0; shift; }
+seconds=${1:-20}; warmup=${2:-30}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+need=()
+command -v perf >/dev/null || need+=(linux-perf)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+if [ ${#need[@]} -gt 0 ]; then
+  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}"; } >/dev/null
+fi
+[ "$build" = 1 ] && dotnet build OmniGateway.sln -c Release -v quiet -nologo >/dev/null
+
+bench=bench/OmniGateway.Bench/bin/Release/net10.0/OmniGateway.Bench.dll
+gateway=$PWD/src/OmniGateway/bin/Release/net10.0/OmniGateway.dll
+key=og-bench-tenant-key-0123456789abcdef0123456789
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d /tmp/omnigateway-profile.XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+up=$(free_port); gw=$(free_port)
+dotnet "$bench" upstream "$up" >/dev/null 2>&1 & pids+=($!)
+( cd "$work" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 Upstream__Mode=Live \
+    Upstream__BaseUrl="http://127.0.0.1:$up" Upstream__ApiKey=sk-profile-upstream-key \
+    Gateway__Tenants__0__Id=bench Gateway__Tenants__0__KeySha256__0="$(printf %s "$key" | sha256sum | cut -d' ' -f1)" \
+    dotnet "$gateway" --urls "http://127.0.0.1:$gw" >/dev/null 2>&1 ) & pids+=($!)
+for port in "$up" "$gw"; do
+  for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+done
+gateway_pid=$(pgrep -f -- "--urls http://127.0.0.1:$gw" | head -1)
+curl -fs -X PUT -H 'content-type: application/json' \
+  -d '{"textDeltas":12,"eventDelayMs":0,"audioBytes":0,"holdUntilReleased":false}' "http://127.0.0.1:$up/control/shape"
+cat > "$work/body.json" <<'JSON'
+{"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_text","text":"Summarise the weekend plan in two sentences."}]}],"stream":true,"modalities":["text","audio"],"audio":{"voice":"Tina","format":"wav"}}
+JSON
+load() { h2load --h1 -c 32 -D "$1" -d "$work/body.json" -H "authorization: Bearer $key" -H 'content-type: application/json' "http://127.0.0.1:$gw/v1/responses"; }
+
+echo "profile: warm-up ${warmup} s" >&2
+load "$warmup" >/dev/null
+echo "profile: sampling ${seconds} s" >&2
+load "$((seconds + 2))" > "$work/h2load.txt" &
+loader=$!
+sleep 1
+perf record -F 499 -g -p "$gateway_pid" -o "$work/perf.data" -- sleep "$seconds" 2>"$work/perf-record.txt"
+wait "$loader"
+perf script -i "$work/perf.data" 2>/dev/null > "$work/perf.txt"
+python3 bench/profile-subsystems.py "$work/perf.txt" "$work/h2load.txt" "bench/profile.sh $seconds $warmup" > bench/results/profile.md
+echo "profile: bench/results/profile.md" >&2

@@ -1,0 +1,66 @@
+using System.Globalization;
+using OmniGateway.Auth;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+using OmniGateway.Usage;
+using OmniGateway.Validation;
+
+namespace OmniGateway.RateLimiting;
+
+/// <summary>
+/// The one admission step of <c>/v1/responses</c>. <see cref="AdmitRequestAsync"/> (the route's filter, before
+/// the body is read, so a refused tenant costs no body read) takes a requests-per-minute permit and a
+/// stream slot; <see cref="AdmitTokens"/> (once the body is validated, since the estimate needs it, and
+/// before any upstream call) reserves tokens per minute and budgets. Each refusal names its limit, in
+/// its code and in <c>omnigateway_admission_refusals_total{limit}</c>. <see cref="RecordStored"/> is
+/// the one hook that charges a finished call.
+/// </summary>
+public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, TokensPerMinute tokensPerMinute, AdmissionMetrics metrics)
+{
+    /// <summary>Requests per minute, then a stream slot held until the returned admission is disposed.</summary>
+    public async ValueTask<Admitted> AdmitRequestAsync(HttpContext context)
+    {
+        var tenant = context.GetTenant();
+        var limits = tenant.Limits;
+        if (limits.RequestsPerMinute is null && limits.ConcurrentStreams is null) return new Admitted(null, null);
+        var count = await counters.TryStartAsync(tenant.TenantId, limits.RequestsPerMinute, limits.ConcurrentStreams);
+        switch (count.RefusedLimit)
+        {
+            case null:
+                return new Admitted(null, count.Slot);
+            case RequestCount.RequestsPerMinute:
+                return Refuse(count.RefusedLimit, GatewayErrors.RateLimited("requests_per_minute_exceeded",
+                    string.Create(CultureInfo.InvariantCulture, $"Your tenant's limit of {limits.RequestsPerMinute} requests per minute is reached. Retry after the time given in Retry-After."),
+                    count.RetryAfterSeconds));
+            default:
+                return Refuse(count.RefusedLimit, GatewayErrors.RateLimited("concurrent_streams_exceeded",
+                    string.Create(CultureInfo.InvariantCulture, $"Your tenant already has {limits.ConcurrentStreams} streams open, its limit. Wait for one to finish."),
+                    count.RetryAfterSeconds));
+        }
+    }
+
+    /// <summary>Tokens per minute and budgets, from the validated request; the reservations are held until disposed.</summary>
+    public AdmittedTokens AdmitTokens(TenantContext tenant, ValidatedRequest request)
+    {
+        var admitted = tokens.Admit(tenant, request);
+        if (admitted.RefusedLimit is { } limit) metrics.Refused(limit);
+        return admitted;
+    }
+
+    /// <summary>After each record is stored: the call is charged its reported total, or its reservation when none was reported.</summary>
+    public void RecordStored(UsageRecord record) => tokensPerMinute.Add(record.TenantId, record.ChargedTokens);
+
+    private Admitted Refuse(string limit, GatewayError error)
+    {
+        metrics.Refused(limit);
+        return new Admitted(error, null);
+    }
+
+    /// <summary>An admitted request (holding its stream slot until disposed), or the refusal to send.</summary>
+    public sealed class Admitted(GatewayError? rejection, IDisposable? slot) : IDisposable
+    {
+        public GatewayError? Rejection { get; } = rejection;
+
+        public void Dispose() => slot?.Dispose();
+    }
+}
