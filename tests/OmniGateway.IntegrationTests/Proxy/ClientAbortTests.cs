@@ -120,6 +120,9 @@ public sealed class ClientAbortTests : IAsyncLifetime
     [Fact]
     public async Task Cancel_ClosesTheUpstream_AndRecordsClientAbortedWithoutInventedUsage()
     {
+        // An upstream still mid-answer seconds later: under load the default 2 ms per event could finish the
+        // whole answer before the gateway hears of the hang-up, and a finished request is never aborted.
+        _upstream.Respond = context => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(100));
         await using var gateway = new GatewayFactory(_upstream.BaseUrl);
         var record = await AbortedRecordAsync(gateway, LeaveAfterFirstBytesAsync);
         Assert.True(string.IsNullOrEmpty(record.GetStructuredStateValue("TotalTokens")), "no usage was reported, so none is recorded");
