@@ -5,6 +5,7 @@ using OmniGateway.Errors;
 using OmniGateway.Hosting;
 using OmniGateway.Management;
 using OmniGateway.Observability;
+using OmniGateway.OpenApi;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;

@@ -14,7 +14,6 @@ namespace OmniGateway.Validation;
 /// </summary>
 public sealed class RequestValidator(ModelCatalog catalog)
 {
-    private static readonly string[] Roles = ["user", "assistant", "system"];
 
     public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant)
     {
@@ -326,5 +325,5 @@ public sealed class RequestValidator(ModelCatalog catalog)
         _ => "object",
     };
 
-    internal static bool IsRole(JsonElement role) => Roles.Any(r => role.ValueEquals(r));
+    internal static bool IsRole(JsonElement role) => ContentVocabulary.Roles.Any(r => role.ValueEquals(r));
 }
