@@ -11,6 +11,7 @@ public static class ProxyExtensions
         builder.Services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<UpstreamMetrics>();
+        builder.Services.AddLiveUpstreamTransport();
         builder.Services.AddSingleton<UpstreamClient>();
         builder.Services.AddSingleton<ResponsesForwarder>();
         builder.Services.TryAddSingleton(TimeProvider.System);

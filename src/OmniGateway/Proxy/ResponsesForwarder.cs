@@ -29,19 +29,6 @@ public sealed partial class ResponsesForwarder(
 {
     public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
-        metrics.CallStarted();
-        try
-        {
-            await ForwardAndAccountAsync(context, tenant, request);
-        }
-        finally
-        {
-            metrics.CallEnded();
-        }
-    }
-
-    private async Task ForwardAndAccountAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
-    {
         var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
@@ -53,7 +40,7 @@ public sealed partial class ResponsesForwarder(
         context.Request.ContentLength = request.UpstreamBody.Length;
 
         using var deadline = new UpstreamDeadline(options.Value, usageOptions.Value, time, shutdown.StreamsMustEnd);
-        var transformer = new ResponsesTransformer(upstream, session, target, deadline);
+        var transformer = new ResponsesTransformer(upstream, session, target, deadline, time, metrics);
         var config = new ForwarderRequestConfig { ActivityTimeout = options.Value.MaxStreamDuration };
 
         RelayResult? result = null;

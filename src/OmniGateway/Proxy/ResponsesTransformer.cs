@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using OmniGateway.Errors;
+using OmniGateway.Observability;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace OmniGateway.Proxy;
@@ -10,7 +11,8 @@ namespace OmniGateway.Proxy;
 /// mapped, a stream goes through <see cref="SseRelay"/>. Headers are an allow-list: nothing of the
 /// caller's — key, cookie, hop-by-hop or internal header — reaches the upstream.
 /// </summary>
-internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession session, RelayTarget target, UpstreamDeadline deadline)
+internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession session, RelayTarget target, UpstreamDeadline deadline, TimeProvider time,
+    GatewayMetrics metrics)
     : HttpTransformer
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
@@ -44,7 +46,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         if (!proxyResponse.IsSuccessStatusCode || IsJson(proxyResponse))
         {
             // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Keys, cancellationToken);
+            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Keys, time, cancellationToken);
             Result = new RelayResult(RelayEnd.Refused, null, 0, null);
             return false;
         }
@@ -53,6 +55,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         // open stream), and a burst is read 64 KiB at a time (a 5 MB audio event in 80 reads, not 1 300).
         var reader = PipeReader.Create(await proxyResponse.Content.ReadAsStreamAsync(deadline.ReadToken),
             new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, useZeroByteReads: true));
+        metrics.StreamOpened();
         try
         {
             // Reads take the deadline's token, not YARP's (which carries the client's disconnect): whether
@@ -62,6 +65,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         }
         finally
         {
+            metrics.StreamClosed();
             await reader.CompleteAsync();
         }
         return false; // the relay consumed the body; the forwarder must not copy it again
