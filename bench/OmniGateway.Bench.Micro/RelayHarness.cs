@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using OmniGateway.Errors;
 using OmniGateway.Proxy;
 using OmniGateway.Usage;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Bench.Micro;
 

@@ -100,7 +100,7 @@ public sealed class TenantKeyAuthenticationHandler(
             ? "The admin key cannot call the model API; use a tenant key."
             : "This endpoint needs the admin key; tenant keys cannot use it.").WriteAsync(Context);
 
-    private AuthenticateResult Success(params Claim[] claims) =>
+    private static AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(
             new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 

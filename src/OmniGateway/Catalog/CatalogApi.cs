@@ -38,12 +38,12 @@ public static class CatalogApi
 
 public sealed record ListDocument<T>([property: JsonPropertyName("data")] IReadOnlyList<T> Data)
 {
-    [JsonPropertyName("object")] public string Object => "list";
+    [JsonPropertyName("object")] public string ObjectType => "list";
 }
 
 public sealed record ModelDocument(
     [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("object")] string ObjectType,
     [property: JsonPropertyName("owned_by")] string OwnedBy);
 
 public sealed record VoiceDocument(

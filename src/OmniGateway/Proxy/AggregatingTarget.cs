@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OmniGateway.Errors;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 
@@ -65,10 +66,10 @@ public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string>
         return ValueTask.CompletedTask;
     }
 
-    public override Task FailAsync(GatewayError error)
+    public override Task FailAsync(GatewayError refusal)
     {
-        _failure = error;
-        return error.WriteAsync(context);
+        _failure = refusal;
+        return refusal.WriteAsync(context);
     }
 
     public async Task CompleteAsync(CancellationToken cancellationToken)

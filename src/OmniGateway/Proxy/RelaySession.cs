@@ -2,6 +2,7 @@ using OmniGateway.Observability;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 

@@ -8,6 +8,7 @@ using OmniGateway.Tenants;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
 using Yarp.ReverseProxy.Forwarder;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 

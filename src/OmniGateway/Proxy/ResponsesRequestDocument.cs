@@ -56,7 +56,7 @@ public sealed record MediaUrlDocument([property: JsonPropertyName("url")] string
 /// <summary>The <c>stream:false</c> answer (contract 3.7), aggregated from the stream by the gateway.</summary>
 public sealed record ResponseDocument(
     [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("object")] string ObjectType,
     [property: JsonPropertyName("status"), Description("completed or incomplete.")] string Status,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("output"), Description("The assistant message item: its output_text part and, when audio was asked, an audio part whose data is a base64 WAV.")] JsonNode[] Output,

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
 using Yarp.ReverseProxy.Forwarder;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 

@@ -1,4 +1,5 @@
 using OmniGateway.Usage;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 

@@ -1,4 +1,5 @@
 using OmniGateway.Proxy;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Simulator;
 

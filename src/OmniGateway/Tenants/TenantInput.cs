@@ -48,7 +48,7 @@ public sealed partial class TenantInput
                 "ID" => input.ReadId(property.Value),
                 "NAME" => input.ReadName(property.Value),
                 "DISABLED" => property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? input.Set(() => input.Disabled = property.Value.GetBoolean())
+                    ? Set(() => input.Disabled = property.Value.GetBoolean())
                     : Invalid("Disabled", "Disabled must be true or false."),
                 "ALLOWEDMODELS" => input.ReadModels(property.Value, catalog),
                 "LIMITS" => input.ReadLimits(property.Value),
@@ -179,7 +179,7 @@ public sealed partial class TenantInput
         return null;
     }
 
-    private GatewayError? Set(Action apply)
+    private static GatewayError? Set(Action apply)
     {
         apply();
         return null;

@@ -87,7 +87,8 @@ public static partial class TenantsAdminApi
         var issued = new StoredKey(keyId, id, time.GetUtcNow());
         // 256 random bits: a clash means a broken random source, not bad luck; refuse rather than overwrite.
         if (!await store.AddKeyAsync(issued, hash, cancellationToken)) throw new InvalidOperationException("Issued key collided with a stored one.");
-        Log.KeyIssued(loggers.CreateLogger("OmniGateway.Tenants"), keyId, id);
+        var logger = loggers.CreateLogger("OmniGateway.Tenants");
+        Log.KeyIssued(logger, keyId, id);
         return TypedResults.Created($"/admin/tenants/{Uri.EscapeDataString(id)}/keys/{keyId}", new IssuedKeyDocument(keyId, id, key, issued.CreatedAt));
     }
 
@@ -101,7 +102,8 @@ public static partial class TenantsAdminApi
         }
         if (!await store.RevokeKeyAsync(id, keyId, cancellationToken))
             return GatewayErrors.NotFound("key_not_found", $"Tenant '{GatewayErrors.Truncate(id)}' has no live key '{GatewayErrors.Truncate(keyId)}'. GET /admin/tenants/{{id}} lists its keys.").ToResult();
-        Log.KeyRevoked(loggers.CreateLogger("OmniGateway.Tenants"), keyId, id);
+        var logger = loggers.CreateLogger("OmniGateway.Tenants");
+        Log.KeyRevoked(logger, keyId, id);
         return TypedResults.NoContent();
     }
 

@@ -31,7 +31,7 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
     private static Task Answer(HttpContext context) => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-only.sse"), TimeSpan.Zero);
 
     /// <summary>Answers the first <paramref name="failures"/> tries with <paramref name="fail"/>, then streams.</summary>
-    private Func<HttpContext, Task> FailingFirst(int failures, Func<HttpContext, Task> fail)
+    private static Func<HttpContext, Task> FailingFirst(int failures, Func<HttpContext, Task> fail)
     {
         var tries = 0;
         return context => Interlocked.Increment(ref tries) <= failures ? fail(context) : Answer(context);

@@ -4,6 +4,7 @@ using OmniGateway.Bench.Micro;
 using OmniGateway.Errors;
 using OmniGateway.Proxy;
 using OmniGateway.Usage;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Tests.Proxy;
 

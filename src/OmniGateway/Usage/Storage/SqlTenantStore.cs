@@ -137,7 +137,7 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         return new StoredKeyMatch(key, hash, reader.IsDBNull(4) ? null : ReadTenant(reader, 4));
     }
 
-    private async Task<bool> InsertKeyAsync(DbConnection connection, DbTransaction? transaction, StoredKey key, byte[] hash, CancellationToken cancellationToken)
+    private static async Task<bool> InsertKeyAsync(DbConnection connection, DbTransaction? transaction, StoredKey key, byte[] hash, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Options;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>
 /// The innermost handler of the upstream call, one per <see cref="UpstreamMode"/> as a keyed service: here

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>
 /// The one <see cref="HttpMessageInvoker"/> to the upstream, built at start-up as in YARP's direct

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using OmniGateway.Errors;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>Contract 3.6: upstream refusals become the gateway's error shape, scrubbed of credentials.</summary>
 public static partial class UpstreamErrorMapper
