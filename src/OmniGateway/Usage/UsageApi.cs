@@ -6,7 +6,7 @@ using Microsoft.Net.Http.Headers;
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
-using OmniGateway.Usage.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace OmniGateway.Usage;
 
@@ -15,39 +15,40 @@ public static class UsageApi
 {
     public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
     {
+        // The handlers' Results<…> name every outcome; the one Produces says the 200 comes as JSON or CSV (one entry
+        // per status is kept, so both content types go in one).
         app.MapGet("/v1/usage", GetOwnUsageAsync).RequireAuthorization(AuthExtensions.TenantPolicy).WithTags("Usage")
             .WithSummary("Your tenant's usage per model and period (UTC); Accept: text/csv for CSV")
-            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized);
+            .Produces<ListDocument<UsageRowDocument>>(StatusCodes.Status200OK, "application/json", "text/csv");
         app.MapGet("/admin/usage", GetAnyUsageAsync).RequireAuthorization(AuthExtensions.AdminPolicy).WithTags("Admin: usage")
             .WithSummary("Usage of one or every tenant per model and period (UTC); Accept: text/csv for CSV")
-            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized)
-            .Produces<ErrorDocument>(StatusCodes.Status403Forbidden);
+            .Produces<ListDocument<UsageRowDocument>>(StatusCodes.Status200OK, "application/json", "text/csv");
         return app;
     }
 
-    private static Task<IResult> GetOwnUsageAsync(HttpContext context, string? from, string? to, string? granularity,
-        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
+    private static Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> GetOwnUsageAsync(
+        HttpContext context, string? from, string? to, string? granularity,
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         // The tenant comes from the key, never from the query: one tenant cannot read another's usage.
         AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static Task<IResult> GetAnyUsageAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
+    private static Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> GetAnyUsageAsync(
+        HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static async Task<IResult> AnswerAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        string? groupBy, string[]? tags, SqlUsageStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> AnswerAsync(
+        HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        string? groupBy, string[]? tags, IUsageQueries store, CancellationToken cancellationToken)
     {
-        var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity, groupBy, tags);
-        if (error is not null) return error.ToResult();
-        // The clock from the container, as everywhere (tests move it); Parse set one of query/error.
-        (query, error) = UsageQueryBounds.WithDefaultPeriod(query!, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
-        if (error is not null) return error.ToResult();
-        var rows = await store.QueryAsync(query!, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
+        if (!UsageQueryParser.TryParse(tenant, model, from, to, granularity, groupBy, tags, out var parsed, out var error)) return error.ToResult();
+        // The clock from the container, as everywhere (tests move it).
+        if (!UsageQueryBounds.TryBound(parsed, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), out var query, out error))
+            return error.ToResult();
+        var rows = await store.QueryAsync(query, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
         if (rows.Count > UsageQueryBounds.MaxRows) return UsageQueryBounds.TooManyRows().ToResult();
 
-        var byTag = query!.GroupByTag is not null;
+        var byTag = query.GroupByTag is not null;
         if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows, byTag), "text/csv; charset=utf-8", Encoding.UTF8);
         return byTag
             ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => TaggedUsageRowDocument.From(r, query.GroupByTag!)).ToArray()))

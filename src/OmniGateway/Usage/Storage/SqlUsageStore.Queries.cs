@@ -3,7 +3,7 @@ using System.Text;
 
 namespace OmniGateway.Usage.Storage;
 
-public sealed partial class SqlUsageStore
+public sealed partial class SqlUsageStore : IUsageQueries
 {
     /// <summary>
     /// Sums per tenant, model and UTC period. Buckets are integer division of Unix milliseconds, exact
