@@ -2,8 +2,8 @@ using System.Buffers;
 using System.IO.Pipelines;
 using OmniGateway.Errors;
 using OmniGateway.Proxy;
-using OmniGateway.Usage;
 using OmniGateway.Upstream;
+using OmniGateway.Usage;
 
 namespace OmniGateway.Bench.Micro;
 

@@ -1,5 +1,5 @@
-using OmniGateway.Usage;
 using OmniGateway.Upstream;
+using OmniGateway.Usage;
 
 namespace OmniGateway.Proxy;
 

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace OmniGateway.Usage;
 
