@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using OmniGateway.Management;
-using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
 using Serilog.Formatting.Compact;

@@ -1,4 +1,3 @@
-using OmniGateway.Proxy;
 using OmniGateway.Upstream;
 
 namespace OmniGateway.Simulator;
