@@ -8,6 +8,13 @@ using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
 
+// Every outcome of a usage query: JSON rows (grouped by a tag or not), CSV, or a refusal.
+using UsageAnswer = Microsoft.AspNetCore.Http.HttpResults.Results<
+    Microsoft.AspNetCore.Http.HttpResults.Ok<OmniGateway.Catalog.ListDocument<OmniGateway.Usage.UsageRowDocument>>,
+    Microsoft.AspNetCore.Http.HttpResults.Ok<OmniGateway.Catalog.ListDocument<OmniGateway.Usage.TaggedUsageRowDocument>>,
+    Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult,
+    OmniGateway.Errors.GatewayErrorResult>;
+
 namespace OmniGateway.Usage;
 
 /// <summary><c>GET /v1/usage</c> (the caller's own tenant) and <c>GET /admin/usage</c> (any tenant): contract 5's list, or CSV.</summary>
@@ -26,18 +33,18 @@ public static class UsageApi
         return app;
     }
 
-    private static Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> GetOwnUsageAsync(
+    private static Task<UsageAnswer> GetOwnUsageAsync(
         HttpContext context, string? from, string? to, string? granularity,
         [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         // The tenant comes from the key, never from the query: one tenant cannot read another's usage.
         AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> GetAnyUsageAsync(
+    private static Task<UsageAnswer> GetAnyUsageAsync(
         HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
         [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static async Task<Results<Ok<ListDocument<UsageRowDocument>>, Ok<ListDocument<TaggedUsageRowDocument>>, ContentHttpResult, GatewayErrorResult>> AnswerAsync(
+    private static async Task<UsageAnswer> AnswerAsync(
         HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
         string? groupBy, string[]? tags, IUsageQueries store, CancellationToken cancellationToken)
     {
@@ -51,7 +58,7 @@ public static class UsageApi
         var byTag = query.GroupByTag is not null;
         if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows, byTag), "text/csv; charset=utf-8", Encoding.UTF8);
         return byTag
-            ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => TaggedUsageRowDocument.From(r, query.GroupByTag!)).ToArray()))
+            ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => new TaggedUsageRowDocument(r, query.GroupByTag!)).ToArray()))
             : TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));
     }
 
@@ -84,7 +91,7 @@ public static class UsageApi
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }
 
-public sealed record UsageRowDocument(
+public record UsageRowDocument(
     [property: JsonPropertyName("tenant")] string Tenant,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("period_start")] string PeriodStart,
@@ -106,24 +113,11 @@ public sealed record UsageRowDocument(
 }
 
 /// <summary>A row of a <c>group_by=tag:&lt;key&gt;</c> answer: the usual row, plus the tag and its value (null: calls without it).</summary>
-public sealed record TaggedUsageRowDocument(
-    [property: JsonPropertyName("tenant")] string Tenant,
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("period_start")] string PeriodStart,
-    [property: JsonPropertyName("tag_key")] string TagKey,
-    [property: JsonPropertyName("tag_value")] string? TagValue,
-    [property: JsonPropertyName("requests")] long Requests,
-    [property: JsonPropertyName("input_tokens")] long InputTokens,
-    [property: JsonPropertyName("cached_tokens")] long CachedTokens,
-    [property: JsonPropertyName("output_tokens")] long OutputTokens,
-    [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
-    [property: JsonPropertyName("total_tokens")] long TotalTokens,
-    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
-    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
-    [property: JsonPropertyName("cost")] decimal? Cost,
-    [property: JsonPropertyName("currency")] string? Currency)
+public sealed record TaggedUsageRowDocument : UsageRowDocument
 {
-    public static TaggedUsageRowDocument From(UsageRow row, string tagKey) => new(row.Tenant, row.Model, UsageRowDocument.Instant(row.PeriodStart),
-        tagKey, row.TagValue, row.Requests, row.InputTokens, row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens,
-        row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
+    public TaggedUsageRowDocument(UsageRow row, string tagKey) : base(From(row)) => (TagKey, TagValue) = (tagKey, row.TagValue);
+
+    [JsonPropertyName("tag_key")] public string TagKey { get; }
+
+    [JsonPropertyName("tag_value")] public string? TagValue { get; }
 }
