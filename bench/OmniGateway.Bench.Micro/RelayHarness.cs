@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using OmniGateway.Errors;
 using OmniGateway.Proxy;
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 
 namespace OmniGateway.Bench.Micro;

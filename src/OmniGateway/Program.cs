@@ -5,12 +5,14 @@ using OmniGateway.Errors;
 using OmniGateway.Hosting;
 using OmniGateway.Management;
 using OmniGateway.Observability;
+using OmniGateway.OpenApi;
 using OmniGateway.Playground;
 using OmniGateway.Proxy;
 using OmniGateway.RateLimiting;
 using OmniGateway.Shutdown;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Export;
 using OmniGateway.Validation;
@@ -26,6 +28,7 @@ builder.AddTenantAuth();         // 3 key header forms → tenant | admin
 builder.AddBrowserCors();        // Gateway:Cors:AllowedOrigins + each tenant's AllowedOrigins
 builder.AddTenantRateLimits();   // one admission step: requests, streams, tokens per minute, budgets → 429
 builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
+builder.AddUpstream();           // Upstream:Destinations, keys, safe retries: the one invoker
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants

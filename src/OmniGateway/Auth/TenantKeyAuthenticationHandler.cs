@@ -37,7 +37,7 @@ public sealed class TenantKeyAuthenticationHandler(
         var key = ReadKey(Request.Headers);
         if (key.IsEmpty) return AuthenticateResult.NoResult();
 
-        var hash = HashKey(key);
+        var hash = KeyHashes.Of(key);
         if (adminKey.Matches(hash))
         {
             return Success(new Claim(ClaimTypes.Role, AdminRole), new Claim(KeyClaim, "admin"));
@@ -100,7 +100,7 @@ public sealed class TenantKeyAuthenticationHandler(
             ? "The admin key cannot call the model API; use a tenant key."
             : "This endpoint needs the admin key; tenant keys cannot use it.").WriteAsync(Context);
 
-    private AuthenticateResult Success(params Claim[] claims) =>
+    private static AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(
             new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 
@@ -118,24 +118,4 @@ public sealed class TenantKeyAuthenticationHandler(
         StringValues apiKey = headers["x-api-key"];
         return apiKey.Count == 1 && apiKey[0] is { Length: > 0 } key ? key.AsSpan().Trim() : default;
     }
-
-    public static byte[] HashKey(ReadOnlySpan<char> key)
-    {
-        var byteCount = Encoding.UTF8.GetByteCount(key);
-        Span<byte> utf8 = byteCount <= 512 ? stackalloc byte[byteCount] : new byte[byteCount];
-        Encoding.UTF8.GetBytes(key, utf8);
-        return SHA256.HashData(utf8);
-    }
-}
-
-/// <summary>The admin key's hash, from <c>Gateway:AdminKeySha256</c> or (development) <c>Gateway:AdminKey</c>.</summary>
-public sealed class AdminKey(IOptions<GatewayOptions> options)
-{
-    private readonly byte[]? _hash = options.Value.AdminKeySha256 is { Length: > 0 } hex
-        ? Convert.FromHexString(hex)
-        : options.Value.AdminKey is { Length: > 0 } plain ? TenantKeyAuthenticationHandler.HashKey(plain) : null;
-
-    public bool IsConfigured => _hash is not null;
-
-    public bool Matches(byte[] keySha256) => _hash is not null && CryptographicOperations.FixedTimeEquals(_hash, keySha256);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OmniGateway.Auth;
+using OmniGateway.Errors;
 
 namespace OmniGateway.Catalog;
 
@@ -10,7 +11,7 @@ public static class CatalogApi
     {
         var group = app.MapGroup("/v1").RequireAuthorization(AuthExtensions.TenantPolicy).WithTags("Catalog");
         group.MapGet("/models", ListModels).WithSummary("Models this gateway serves");
-        group.MapGet("/voices", ListVoices).Produces<ListDocument<VoiceDocument>>().Produces<Errors.ErrorDocument>(StatusCodes.Status404NotFound).WithSummary("Voices a model accepts (all served models without ?model=)");
+        group.MapGet("/voices", ListVoices).WithSummary("Voices a model accepts (all served models without ?model=)");
         return app;
     }
 
@@ -23,11 +24,11 @@ public static class CatalogApi
             .ToArray()));
     }
 
-    private static IResult ListVoices(string? model, ModelCatalog catalog)
+    private static Results<Ok<ListDocument<VoiceDocument>>, GatewayErrorResult> ListVoices(string? model, ModelCatalog catalog)
     {
         if (model is not null && catalog.Find(model) is null)
-            return Errors.GatewayErrors.NotFound("model_not_found",
-                $"Model '{Errors.GatewayErrors.Truncate(model)}' is not served. Use one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.").ToResult();
+            return GatewayErrors.NotFound("model_not_found",
+                $"Model '{GatewayErrors.Truncate(model)}' is not served. Use one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.").ToResult();
         var models = model is null ? catalog.Models : [catalog.Find(model)!]; // checked above
         return TypedResults.Ok(new ListDocument<VoiceDocument>(models
             .SelectMany(m => m.Options.Voices.Select(v => new VoiceDocument(v.Name, m.Id, v.Languages, v.Verified)))
@@ -37,12 +38,12 @@ public static class CatalogApi
 
 public sealed record ListDocument<T>([property: JsonPropertyName("data")] IReadOnlyList<T> Data)
 {
-    [JsonPropertyName("object")] public string Object => "list";
+    [JsonPropertyName("object")] public string ObjectType => "list";
 }
 
 public sealed record ModelDocument(
     [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("object")] string ObjectType,
     [property: JsonPropertyName("owned_by")] string OwnedBy);
 
 public sealed record VoiceDocument(

@@ -45,11 +45,5 @@ public sealed record GatewayError(int Status, string Type, string Code, string M
         await response.Body.WriteAsync(body, context.RequestAborted);
     }
 
-    public IResult ToResult() => new GatewayErrorResult(this);
-
-    private sealed class GatewayErrorResult(GatewayError error) : IResult, IStatusCodeHttpResult
-    {
-        public int? StatusCode => error.Status;
-        public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext);
-    }
+    public GatewayErrorResult ToResult() => new(this);
 }

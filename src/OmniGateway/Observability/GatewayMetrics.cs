@@ -32,13 +32,14 @@ public sealed class GatewayMetrics
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = FirstEventBuckets });
         _duration = meter.CreateHistogram("omnigateway.response.duration", "s", "Request start to the usage record",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", "{stream}", "Calls between admission and their usage record");
+        _activeStreams = meter.CreateUpDownCounter<long>("omnigateway.streams.active", "{stream}", "Upstream streams being relayed to the client, or aggregated for stream:false");
     }
 
-    public void CallStarted() => _activeStreams.Add(1);
+    /// <summary>An upstream answer began to stream (a refusal or an unanswered call is no stream).</summary>
+    public void StreamOpened() => _activeStreams.Add(1);
 
-    /// <summary>In a finally beside <see cref="CallStarted"/>: no exception can leave the gauge unbalanced.</summary>
-    public void CallEnded() => _activeStreams.Add(-1);
+    /// <summary>In a finally beside <see cref="StreamOpened"/>: no exception can leave the gauge unbalanced.</summary>
+    public void StreamClosed() => _activeStreams.Add(-1);
 
     /// <summary>How well stream ends share commits (records ÷ commits), what durability costs (commit seconds)
     /// and whether the writer keeps up (records queued for it).</summary>

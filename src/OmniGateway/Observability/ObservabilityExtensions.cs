@@ -2,14 +2,13 @@ using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using OmniGateway.Management;
-using OmniGateway.Proxy;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
 using Serilog.Formatting.Compact;
 
 namespace OmniGateway.Observability;
 
-public static partial class ObservabilityExtensions
+public static class ObservabilityExtensions
 {
     /// <summary>Log events queued for the console writer before callers wait: seconds of a busy gateway's lines.</summary>
     private const int LogBufferSize = 10_000;
@@ -45,8 +44,7 @@ public static partial class ObservabilityExtensions
             }, bufferSize: LogBufferSize, blockWhenFull: true);
         });
         builder.AddGatewayTelemetry();
-        builder.Services.AddHealthChecks()
-            .AddCheck<UpstreamHealthCheck>("upstream", tags: ["ready"]);
+        builder.Services.AddHealthChecks();
         return builder;
     }
 
@@ -60,14 +58,6 @@ public static partial class ObservabilityExtensions
         }).AllowAnonymous().OnManagementPort(alsoOnApiPort: true);
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().OnManagementPort();
         return app;
-    }
-
-    public static void LogUpstreamMode(this WebApplication app)
-    {
-        var upstream = app.Services.GetRequiredService<UpstreamClient>();
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OmniGateway.Startup");
-        if (upstream.Mode == UpstreamMode.Simulator) Log.SimulatorMode(logger);
-        else Log.LiveMode(logger, string.Join(", ", upstream.Destinations.All.Select(d => $"{d.Index}: {d.BaseUrl} (weight {d.Weight})")));
     }
 
     private static Task WriteReadiness(HttpContext context, HealthReport report)
@@ -86,25 +76,6 @@ public static partial class ObservabilityExtensions
             }),
         });
     }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 100, Level = LogLevel.Warning,
-            Message = "SIMULATOR MODE: no upstream key is configured, so answers come from the built-in simulator, not the real model. Set Upstream:ApiKey (or Upstream:ApiKeyFile) to go live.")]
-        public static partial void SimulatorMode(ILogger logger);
-
-        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Forwarding to the live upstream at {UpstreamBaseUrl}")] // destinations by index, URL and weight; never a key
-        public static partial void LiveMode(ILogger logger, string upstreamBaseUrl);
-    }
-}
-
-/// <summary>Ready when an upstream is configured; in simulator mode it says so, loudly, but stays ready.</summary>
-internal sealed class UpstreamHealthCheck(UpstreamClient upstream) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(upstream.Mode == UpstreamMode.Simulator
-            ? HealthCheckResult.Healthy("SIMULATOR: no upstream key configured; answers are simulated")
-            : upstream.Destinations.Readiness());
 }
 
 /// <summary>The <c>/healthz</c> answer: the process is up and serving.</summary>

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using OmniGateway.Proxy;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Observability;
 

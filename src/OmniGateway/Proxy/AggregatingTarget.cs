@@ -1,9 +1,9 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OmniGateway.Errors;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 
@@ -66,10 +66,10 @@ public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string>
         return ValueTask.CompletedTask;
     }
 
-    public override Task FailAsync(GatewayError error)
+    public override Task FailAsync(GatewayError refusal)
     {
-        _failure = error;
-        return error.WriteAsync(context);
+        _failure = refusal;
+        return refusal.WriteAsync(context);
     }
 
     public async Task CompleteAsync(CancellationToken cancellationToken)
@@ -132,29 +132,5 @@ public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string>
         if (bytes.Length >= 12 && bytes.AsSpan(0, 4).SequenceEqual("RIFF"u8) && bytes.AsSpan(8, 4).SequenceEqual("WAVE"u8)) return;
         audio["data"] = Convert.ToBase64String(Wav.FromPcm16(bytes, sampleRate: 24_000, channels: 1));
         audio["format"] = "wav";
-    }
-}
-
-/// <summary>A 44-byte RIFF header in front of PCM samples.</summary>
-public static class Wav
-{
-    public static byte[] FromPcm16(ReadOnlySpan<byte> pcm, int sampleRate, int channels)
-    {
-        var wav = new byte[44 + pcm.Length];
-        var span = wav.AsSpan();
-        "RIFF"u8.CopyTo(span);
-        BinaryPrimitives.WriteInt32LittleEndian(span[4..], 36 + pcm.Length);
-        "WAVEfmt "u8.CopyTo(span[8..]);
-        BinaryPrimitives.WriteInt32LittleEndian(span[16..], 16);
-        BinaryPrimitives.WriteInt16LittleEndian(span[20..], 1);
-        BinaryPrimitives.WriteInt16LittleEndian(span[22..], (short)channels);
-        BinaryPrimitives.WriteInt32LittleEndian(span[24..], sampleRate);
-        BinaryPrimitives.WriteInt32LittleEndian(span[28..], sampleRate * channels * 2);
-        BinaryPrimitives.WriteInt16LittleEndian(span[32..], (short)(channels * 2));
-        BinaryPrimitives.WriteInt16LittleEndian(span[34..], 16);
-        "data"u8.CopyTo(span[36..]);
-        BinaryPrimitives.WriteInt32LittleEndian(span[40..], pcm.Length);
-        pcm.CopyTo(span[44..]);
-        return wav;
     }
 }

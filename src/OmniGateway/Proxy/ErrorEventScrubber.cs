@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Proxy;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace OmniGateway.Proxy;
 
@@ -7,11 +6,7 @@ public static class ProxyExtensions
 {
     public static IHostApplicationBuilder AddUpstreamProxy(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<UpstreamOptions>().BindConfiguration("Upstream").ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         builder.Services.AddHttpForwarder();
-        builder.Services.AddSingleton<UpstreamMetrics>();
-        builder.Services.AddSingleton<UpstreamClient>();
         builder.Services.AddSingleton<ResponsesForwarder>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         return builder;

@@ -24,7 +24,7 @@ public abstract class RelayTarget
     public const string ShuttingDown = "gateway_shutting_down";
 
     /// <summary>Nothing was sent yet and the call failed: an ordinary error response.</summary>
-    public abstract Task FailAsync(GatewayError error);
+    public abstract Task FailAsync(GatewayError refusal);
 }
 
 /// <summary>Relays to the caller byte for byte (error events excepted, scrubbed), one flush per batch of events as they arrive.</summary>
@@ -85,5 +85,5 @@ public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string
         await FlushAsync(cancellationToken);
     }
 
-    public override Task FailAsync(GatewayError error) => error.WriteAsync(context);
+    public override Task FailAsync(GatewayError refusal) => refusal.WriteAsync(context);
 }

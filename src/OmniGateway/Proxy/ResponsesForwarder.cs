@@ -5,6 +5,7 @@ using OmniGateway.Errors;
 using OmniGateway.Observability;
 using OmniGateway.Shutdown;
 using OmniGateway.Tenants;
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
 using Yarp.ReverseProxy.Forwarder;
@@ -29,20 +30,7 @@ public sealed partial class ResponsesForwarder(
 {
     public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
-        metrics.CallStarted();
-        try
-        {
-            await ForwardAndAccountAsync(context, tenant, request);
-        }
-        finally
-        {
-            metrics.CallEnded();
-        }
-    }
-
-    private async Task ForwardAndAccountAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
-    {
-        var session = new RelaySession(context.TraceIdentifier, tenant, request, time, recorder, metrics);
+        var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 
@@ -53,20 +41,20 @@ public sealed partial class ResponsesForwarder(
         context.Request.ContentLength = request.UpstreamBody.Length;
 
         using var deadline = new UpstreamDeadline(options.Value, usageOptions.Value, time, shutdown.StreamsMustEnd);
-        var transformer = new ResponsesTransformer(upstream, session, target, deadline);
+        var transformer = new ResponsesTransformer(upstream, account, target, deadline, time, metrics);
         var config = new ForwarderRequestConfig { ActivityTimeout = options.Value.MaxStreamDuration };
 
         RelayResult? result = null;
         try
         {
             var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, config, transformer, deadline.ReadToken);
-            result = transformer.Result ?? Unanswered(context, error, deadline, session.RequestId);
+            result = transformer.Result ?? Unanswered(context, error, deadline, account.RequestId);
         }
         finally
         {
             // An exception that escaped (a bug, not a failure mode) still leaves the call's one record.
             result ??= transformer.Result ?? new RelayResult(RelayEnd.Broken, null, 0, null);
-            if (!result.Value.RecordHandedOver) await TryRecordAsync(session, result.Value);
+            await account.RecordUnlessHandedOverAsync(result.Value); // the client is then told what it would have been told
         }
 
         await TellClientAsync(target, result.Value, transformer.Refusal, context.RequestAborted);
@@ -84,17 +72,6 @@ public sealed partial class ResponsesForwarder(
         return new RelayResult(end, null, 0, null, exception);
     }
 
-    /// <summary>A failed store is logged by the recorder and kept by the ledger's journal; the client is told what it would have been told.</summary>
-    private static async ValueTask TryRecordAsync(RelaySession session, RelayResult result)
-    {
-        try
-        {
-            await session.RecordAsync(result);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-        }
-    }
 
     private static async ValueTask TellClientAsync(RelayTarget target, RelayResult result, GatewayError? refusal, CancellationToken clientGone)
     {

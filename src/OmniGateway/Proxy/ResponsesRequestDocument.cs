@@ -1,12 +1,13 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using OmniGateway.Validation;
 
 namespace OmniGateway.Proxy;
 
 // Documentation only: the endpoint reads the raw JSON, because binding to these types would drop the
 // fields the upstream knows and we do not. Where a field takes more than one JSON shape the type is
-// JsonNode and Observability/OpenApiSchemaFilter.cs spells out the alternatives (oneOf); enums that
+// JsonNode and OpenApi/OpenApiFilters.cs spells out the alternatives (oneOf); enums that
 // depend on the catalogue (models, voices, audio formats) are filled in there at runtime too.
 
 /// <summary>The <c>/v1/responses</c> body (contract 3): the upstream's Responses request. Unknown fields pass through.</summary>
@@ -31,7 +32,7 @@ public sealed record InputMessageDocument(
     [property: JsonPropertyName("role")] string Role,
     [property: JsonPropertyName("content"), Description("A string, or an array of content parts. Assistant messages hold text only; a user message holds text plus at most one other modality.")] JsonNode Content)
 {
-    public static readonly string[] Roles = ["user", "assistant", "system"];
+    public static readonly string[] Roles = ContentVocabulary.Roles;
 }
 
 /// <summary>One part of a message's <c>content</c>; which payload field it needs depends on <c>type</c>.</summary>
@@ -42,7 +43,7 @@ public sealed record ContentPartDocument(
     [property: JsonPropertyName("image_url"), Description("For image_url and input_image: an http(s) URL or data:<mime>;base64,… URI, bare or as {\"url\":…}.")] JsonNode? ImageUrl = null,
     [property: JsonPropertyName("video_url"), Description("For video_url: an http(s) URL or data:<mime>;base64,… URI, bare or as {\"url\":…}.")] JsonNode? VideoUrl = null)
 {
-    public static readonly string[] Types = ["text", "input_text", "output_text", "input_audio", "image_url", "input_image", "video_url"];
+    public static readonly string[] Types = ContentVocabulary.PartTypes;
 }
 
 public sealed record InputAudioDocument(
@@ -55,7 +56,7 @@ public sealed record MediaUrlDocument([property: JsonPropertyName("url")] string
 /// <summary>The <c>stream:false</c> answer (contract 3.7), aggregated from the stream by the gateway.</summary>
 public sealed record ResponseDocument(
     [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("object")] string ObjectType,
     [property: JsonPropertyName("status"), Description("completed or incomplete.")] string Status,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("output"), Description("The assistant message item: its output_text part and, when audio was asked, an audio part whose data is a base64 WAV.")] JsonNode[] Output,

@@ -1,6 +1,9 @@
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using OmniGateway.Errors;
+using OmniGateway.Observability;
+using OmniGateway.Upstream;
+using OmniGateway.Usage;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace OmniGateway.Proxy;
@@ -10,7 +13,8 @@ namespace OmniGateway.Proxy;
 /// mapped, a stream goes through <see cref="SseRelay"/>. Headers are an allow-list: nothing of the
 /// caller's — key, cookie, hop-by-hop or internal header — reaches the upstream.
 /// </summary>
-internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession session, RelayTarget target, UpstreamDeadline deadline)
+internal sealed class ResponsesTransformer(UpstreamClient upstream, CallAccount account, RelayTarget target, UpstreamDeadline deadline, TimeProvider time,
+    GatewayMetrics metrics)
     : HttpTransformer
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
@@ -30,13 +34,13 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         CancellationToken cancellationToken)
     {
         proxyRequest.RequestUri = upstream.ResponsesUri;
-        proxyRequest.Options.Set(UpstreamCall.OptionsKey, session.Upstream); // the retry handler adds each try's destination and key
+        proxyRequest.Options.Set(UpstreamCall.OptionsKey, account.Upstream); // the retry handler adds each try's destination and key
         proxyRequest.Headers.Accept.Add(EventStream);
-        proxyRequest.Headers.TryAddWithoutValidation("x-request-id", session.RequestId);
+        proxyRequest.Headers.TryAddWithoutValidation("x-request-id", account.RequestId);
         if (proxyRequest.Content is { } content)
         {
             content.Headers.ContentType = Json;
-            content.Headers.ContentLength = session.Request.UpstreamBody.Length;
+            content.Headers.ContentLength = account.Request.UpstreamBody.Length;
         }
         return ValueTask.CompletedTask;
     }
@@ -48,21 +52,23 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
         if (!proxyResponse.IsSuccessStatusCode || IsJson(proxyResponse))
         {
             // Contract 3.6: no upstream header is relayed on errors, and the message is scrubbed.
-            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Keys, cancellationToken);
+            Refusal = await UpstreamErrorMapper.MapAsync(proxyResponse, upstream.Keys, time, cancellationToken);
             Result = new RelayResult(RelayEnd.Refused, null, 0, null);
             return false;
         }
 
         var reader = PipeReader.Create(await proxyResponse.Content.ReadAsStreamAsync(deadline.ReadToken), UpstreamReads);
+        metrics.StreamOpened();
         try
         {
             // Reads take the deadline's token, not YARP's (which carries the client's disconnect): whether
             // a departure cancels the upstream is the deadline's decision.
             Result = await SseRelay.RelayAsync(reader, proxyResponse.Content.Headers.ContentType?.ToString(), target, deadline,
-                session.RecordAsync, httpContext.RequestAborted);
+                account.RecordAsync, httpContext.RequestAborted);
         }
         finally
         {
+            metrics.StreamClosed();
             await reader.CompleteAsync();
         }
         return false; // the relay consumed the body; the forwarder must not copy it again

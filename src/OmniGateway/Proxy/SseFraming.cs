@@ -58,7 +58,6 @@ public struct SseEventScanner
         return false;
     }
 
-    public void Reset() => this = default;
 }
 
 public static class SseFraming

@@ -58,7 +58,7 @@ public static class SseRelay
                     switch (kind)
                     {
                         case SseEventKind.Done: doneSeen = true; break;
-                        case SseEventKind.Created: responseId ??= TerminalEvent.Read(kind, SseFraming.Data(sseEvent)).ResponseId; break;
+                        case SseEventKind.Created: responseId ??= CreatedEvent.ReadResponseId(SseFraming.Data(sseEvent)); break;
                         case SseEventKind.OutputItemAdded: openItems++; break;
                         case SseEventKind.OutputItemDone:
                             if (--openItems <= 0) deadline.MarkContentComplete();

@@ -1,3 +1,4 @@
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 
 namespace OmniGateway.Proxy;

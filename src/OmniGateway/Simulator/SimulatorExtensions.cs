@@ -1,3 +1,5 @@
+using OmniGateway.Upstream;
+
 namespace OmniGateway.Simulator;
 
 public static class SimulatorExtensions
@@ -6,7 +8,8 @@ public static class SimulatorExtensions
     public static IHostApplicationBuilder AddSimulator(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<SimulatorOptions>().BindConfiguration("Simulator");
-        builder.Services.AddSingleton<SimulatorHandler>();
+        // The upstream call's innermost handler in Simulator mode (see UpstreamTransport).
+        builder.Services.AddKeyedSingleton<HttpMessageHandler, SimulatorHandler>(UpstreamMode.Simulator);
         return builder;
     }
 }

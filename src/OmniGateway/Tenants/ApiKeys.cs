@@ -15,7 +15,7 @@ public static class ApiKeys
         Span<byte> random = stackalloc byte[RandomBytes];
         RandomNumberGenerator.Fill(random);
         var key = Prefix + Base64Url.EncodeToString(random);
-        var hash = Auth.TenantKeyAuthenticationHandler.HashKey(key);
+        var hash = KeyHashes.Of(key);
         return (key, hash, KeyIds.FromHash(hash));
     }
 }

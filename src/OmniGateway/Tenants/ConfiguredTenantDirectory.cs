@@ -30,8 +30,3 @@ public sealed class ConfiguredTenantDirectory : ITenantDirectory
     }
 }
 
-public static class KeyIds
-{
-    /// <summary>A key's public name: a short prefix of its hash, safe to log and to show.</summary>
-    public static string FromHash(ReadOnlySpan<byte> sha256) => "key_" + Convert.ToHexStringLower(sha256[..6]);
-}

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using OmniGateway.Catalog;
@@ -27,11 +28,19 @@ public sealed partial class TenantInput
 
     public List<byte[]> KeySha256 { get; } = [];
 
-    public static (TenantInput? Input, GatewayError? Error) Parse(JsonElement body, bool creating, ModelCatalog catalog)
+    public static bool TryParse(JsonElement body, bool creating, ModelCatalog catalog,
+        [NotNullWhen(true)] out TenantInput? input, [NotNullWhen(false)] out GatewayError? error)
+    {
+        var parsed = new TenantInput();
+        error = Read(body, creating, catalog, parsed);
+        input = error is null ? parsed : null;
+        return error is null;
+    }
+
+    private static GatewayError? Read(JsonElement body, bool creating, ModelCatalog catalog, TenantInput input)
     {
         if (body.ValueKind != JsonValueKind.Object)
-            return (null, GatewayErrors.BadRequest("invalid_body", "The body must be a JSON object shaped like a Gateway:Tenants entry."));
-        var input = new TenantInput();
+            return GatewayErrors.BadRequest("invalid_body", "The body must be a JSON object shaped like a Gateway:Tenants entry.");
         foreach (var property in body.EnumerateObject())
         {
             var error = property.Name.ToUpperInvariant() switch
@@ -39,7 +48,7 @@ public sealed partial class TenantInput
                 "ID" => input.ReadId(property.Value),
                 "NAME" => input.ReadName(property.Value),
                 "DISABLED" => property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False
-                    ? input.Set(() => input.Disabled = property.Value.GetBoolean())
+                    ? Set(() => input.Disabled = property.Value.GetBoolean())
                     : Invalid("Disabled", "Disabled must be true or false."),
                 "ALLOWEDMODELS" => input.ReadModels(property.Value, catalog),
                 "LIMITS" => input.ReadLimits(property.Value),
@@ -51,11 +60,11 @@ public sealed partial class TenantInput
                     $"'{GatewayErrors.Truncate(property.Name)}' is not a tenant field. Fields: Id, Name, Disabled, AllowedModels, AllowedOrigins, Limits{(creating ? ", KeySha256" : "")}.",
                     property.Name),
             };
-            if (error is not null) return (null, error);
+            if (error is not null) return error;
         }
         if (creating && input.Id is null)
-            return (null, Invalid("Id", "Id is required: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."));
-        return (input, null);
+            return Invalid("Id", "Id is required: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+        return null;
     }
 
     /// <summary>The stored tenant after applying this input to <paramref name="current"/> (a new, empty one when creating).</summary>
@@ -162,7 +171,7 @@ public sealed partial class TenantInput
         var i = 0;
         foreach (var item in value.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || !Sha256Hex().IsMatch(item.GetString()!))
+            if (item.ValueKind != JsonValueKind.String || !KeyHashes.IsSha256Hex(item.GetString()!))
                 return Invalid($"KeySha256[{i}]", $"KeySha256[{i}] must be 64 hex characters: the SHA-256 of the key, not the key itself.");
             KeySha256.Add(Convert.FromHexString(item.GetString()!));
             i++;
@@ -170,7 +179,7 @@ public sealed partial class TenantInput
         return null;
     }
 
-    private GatewayError? Set(Action apply)
+    private static GatewayError? Set(Action apply)
     {
         apply();
         return null;
@@ -180,7 +189,4 @@ public sealed partial class TenantInput
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     public static partial Regex TenantId();
-
-    [GeneratedRegex(@"^[0-9a-fA-F]{64}\z")]
-    private static partial Regex Sha256Hex();
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
@@ -12,28 +12,20 @@ public static partial class TenantsAdminApi
 {
     public static IEndpointRouteBuilder MapTenantsAdminApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/admin/tenants").RequireAuthorization(AuthExtensions.AdminPolicy).WithTags("Admin: tenants")
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(ErrorDocument), ["application/json"]),
-                new ProducesResponseTypeMetadata(StatusCodes.Status403Forbidden, typeof(ErrorDocument), ["application/json"]));
+        // Each handler's Results<…> type documents its outcomes, GatewayErrorResult the error shape.
+        var group = app.MapGroup("/admin/tenants").RequireAuthorization(AuthExtensions.AdminPolicy).WithTags("Admin: tenants");
         group.MapGet("/", ListAsync).WithSummary("Every tenant: configuration-seeded and API-created");
-        group.MapPost("/", CreateAsync).WithSummary("Create a tenant (the Gateway:Tenants shape)")
-            .Accepts<TenantDocument>("application/json").Produces<TenantDocument>(StatusCodes.Status201Created)
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status409Conflict);
-        group.MapGet("/{id}", GetAsync).WithSummary("One tenant, with the ids of its live keys")
-            .Produces<TenantDocument>().Produces<ErrorDocument>(StatusCodes.Status404NotFound);
+        group.MapPost("/", CreateAsync).WithSummary("Create a tenant (the Gateway:Tenants shape)").Accepts<TenantDocument>("application/json");
+        group.MapGet("/{id}", GetAsync).WithSummary("One tenant, with the ids of its live keys");
         group.MapPatch("/{id}", PatchAsync).WithSummary("Change a tenant's name, models, limits or disabled flag; absent fields stay")
-            .Accepts<TenantDocument>("application/json").Produces<TenantDocument>()
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status404NotFound).Produces<ErrorDocument>(StatusCodes.Status409Conflict);
-        group.MapDelete("/{id}", DeleteAsync).WithSummary("Delete an API-created tenant and revoke its keys; its usage stays")
-            .Produces(StatusCodes.Status204NoContent).Produces<ErrorDocument>(StatusCodes.Status404NotFound).Produces<ErrorDocument>(StatusCodes.Status409Conflict);
-        group.MapPost("/{id}/keys", IssueKeyAsync).WithSummary("Issue a key; the answer is the only time it is shown")
-            .Produces<IssuedKeyDocument>(StatusCodes.Status201Created).Produces<ErrorDocument>(StatusCodes.Status404NotFound);
-        group.MapDelete("/{id}/keys/{keyId}", RevokeKeyAsync).WithSummary("Revoke a key; it fails from the next request on")
-            .Produces(StatusCodes.Status204NoContent).Produces<ErrorDocument>(StatusCodes.Status404NotFound).Produces<ErrorDocument>(StatusCodes.Status409Conflict);
+            .Accepts<TenantDocument>("application/json");
+        group.MapDelete("/{id}", DeleteAsync).WithSummary("Delete an API-created tenant and revoke its keys; its usage stays");
+        group.MapPost("/{id}/keys", IssueKeyAsync).WithSummary("Issue a key; the answer is the only time it is shown");
+        group.MapDelete("/{id}/keys/{keyId}", RevokeKeyAsync).WithSummary("Revoke a key; it fails from the next request on");
         return app;
     }
 
-    private static async Task<IResult> ListAsync(ITenantStore store, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
+    private static async Task<Ok<ListDocument<TenantDocument>>> ListAsync(ITenantStore store, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
     {
         var keys = (await store.ListKeysAsync(null, cancellationToken)).ToLookup(k => k.TenantId, StringComparer.Ordinal);
         var configured = options.Value.Tenants.Select(t => FromConfiguration(t, keys[t.Id])).ToList();
@@ -42,15 +34,14 @@ public static partial class TenantsAdminApi
         return TypedResults.Ok(new ListDocument<TenantDocument>([.. configured, .. stored]));
     }
 
-    private static async Task<IResult> GetAsync(string id, ITenantStore store, TenantDirectory directory, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<TenantDocument>, GatewayErrorResult>> GetAsync(string id, ITenantStore store, TenantDirectory directory, CancellationToken cancellationToken) =>
         await FindAsync(id, store, directory, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : NoSuchTenant(id).ToResult();
 
-    private static async Task<IResult> CreateAsync(HttpContext context, ITenantStore store, TenantDirectory directory, ModelCatalog catalog,
+    private static async Task<Results<Created<TenantDocument>, GatewayErrorResult>> CreateAsync(HttpContext context, ITenantStore store, TenantDirectory directory, ModelCatalog catalog,
         TimeProvider time, CancellationToken cancellationToken)
     {
-        var (input, error) = await ReadAsync(context, creating: true, catalog);
-        if (error is not null) return error.ToResult();
-        var id = input!.Id!; // Parse requires Id when creating
+        if ((await ReadAsync(context, creating: true, catalog)).Refused(out var input, out var error)) return error.ToResult();
+        var id = input.Id!; // parsing requires Id when creating
         if (directory.FindConfigured(id) is not null)
             return GatewayErrors.Conflict("tenant_exists", $"Tenant '{id}' already exists, in configuration (Gateway:Tenants). Choose another Id.", "Id").ToResult();
 
@@ -67,13 +58,12 @@ public static partial class TenantsAdminApi
         return TypedResults.Created($"/admin/tenants/{Uri.EscapeDataString(id)}", document);
     }
 
-    private static async Task<IResult> PatchAsync(string id, HttpContext context, ITenantStore store, TenantDirectory directory, ModelCatalog catalog,
+    private static async Task<Results<Ok<TenantDocument>, GatewayErrorResult>> PatchAsync(string id, HttpContext context, ITenantStore store, TenantDirectory directory, ModelCatalog catalog,
         TimeProvider time, CancellationToken cancellationToken)
     {
         if (directory.FindConfigured(id) is not null) return InConfiguration(id, "change").ToResult();
-        var (input, error) = await ReadAsync(context, creating: false, catalog);
-        if (error is not null) return error.ToResult();
-        if (input!.Id is { } bodyId && bodyId != id) // set when error is null
+        if ((await ReadAsync(context, creating: false, catalog)).Refused(out var input, out var error)) return error.ToResult();
+        if (input.Id is { } bodyId && bodyId != id)
             return GatewayErrors.BadRequest("invalid_tenant", "A tenant's Id cannot change. Create a new tenant instead.", "Id").ToResult();
 
         if (await store.GetAsync(id, cancellationToken) is not { } current) return NoSuchTenant(id).ToResult();
@@ -82,13 +72,14 @@ public static partial class TenantsAdminApi
         return TypedResults.Ok(FromStore(updated, await store.ListKeysAsync(id, cancellationToken)));
     }
 
-    private static async Task<IResult> DeleteAsync(string id, ITenantStore store, TenantDirectory directory, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, GatewayErrorResult>> DeleteAsync(string id, ITenantStore store, TenantDirectory directory, CancellationToken cancellationToken)
     {
         if (directory.FindConfigured(id) is not null) return InConfiguration(id, "delete").ToResult();
-        return await store.DeleteAsync(id, cancellationToken) ? TypedResults.NoContent() : NoSuchTenant(id).ToResult();
+        if (!await store.DeleteAsync(id, cancellationToken)) return NoSuchTenant(id).ToResult();
+        return TypedResults.NoContent();
     }
 
-    private static async Task<IResult> IssueKeyAsync(string id, ITenantStore store, TenantDirectory directory, TimeProvider time,
+    private static async Task<Results<Created<IssuedKeyDocument>, GatewayErrorResult>> IssueKeyAsync(string id, ITenantStore store, TenantDirectory directory, TimeProvider time,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (directory.FindConfigured(id) is null && await store.GetAsync(id, cancellationToken) is null) return NoSuchTenant(id).ToResult();
@@ -96,11 +87,12 @@ public static partial class TenantsAdminApi
         var issued = new StoredKey(keyId, id, time.GetUtcNow());
         // 256 random bits: a clash means a broken random source, not bad luck; refuse rather than overwrite.
         if (!await store.AddKeyAsync(issued, hash, cancellationToken)) throw new InvalidOperationException("Issued key collided with a stored one.");
-        Log.KeyIssued(loggers.CreateLogger("OmniGateway.Tenants"), keyId, id);
+        var logger = loggers.CreateLogger("OmniGateway.Tenants");
+        Log.KeyIssued(logger, keyId, id);
         return TypedResults.Created($"/admin/tenants/{Uri.EscapeDataString(id)}/keys/{keyId}", new IssuedKeyDocument(keyId, id, key, issued.CreatedAt));
     }
 
-    private static async Task<IResult> RevokeKeyAsync(string id, string keyId, ITenantStore store, TenantDirectory directory,
+    private static async Task<Results<NoContent, GatewayErrorResult>> RevokeKeyAsync(string id, string keyId, ITenantStore store, TenantDirectory directory,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (directory.FindConfigured(id) is { } configured && configured.KeySha256.Any(hex => KeyIds.FromHash(Convert.FromHexString(hex)) == keyId))
@@ -110,7 +102,8 @@ public static partial class TenantsAdminApi
         }
         if (!await store.RevokeKeyAsync(id, keyId, cancellationToken))
             return GatewayErrors.NotFound("key_not_found", $"Tenant '{GatewayErrors.Truncate(id)}' has no live key '{GatewayErrors.Truncate(keyId)}'. GET /admin/tenants/{{id}} lists its keys.").ToResult();
-        Log.KeyRevoked(loggers.CreateLogger("OmniGateway.Tenants"), keyId, id);
+        var logger = loggers.CreateLogger("OmniGateway.Tenants");
+        Log.KeyRevoked(logger, keyId, id);
         return TypedResults.NoContent();
     }
 
@@ -121,16 +114,16 @@ public static partial class TenantsAdminApi
         return await store.GetAsync(id, cancellationToken) is { } stored ? FromStore(stored, keys) : null;
     }
 
-    private static async Task<(TenantInput? Input, GatewayError? Error)> ReadAsync(HttpContext context, bool creating, ModelCatalog catalog)
+    private static async Task<Refusable<TenantInput>> ReadAsync(HttpContext context, bool creating, ModelCatalog catalog)
     {
         try
         {
             using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-            return TenantInput.Parse(body.RootElement, creating, catalog);
+            return TenantInput.TryParse(body.RootElement, creating, catalog, out var input, out var error) ? input : error;
         }
         catch (JsonException)
         {
-            return (null, GatewayErrors.BadRequest("invalid_json", "The body is not valid JSON. Send a tenant object such as {\"Id\":\"web\",\"Limits\":{\"DailyTokens\":5000000}}."));
+            return GatewayErrors.BadRequest("invalid_json", "The body is not valid JSON. Send a tenant object such as {\"Id\":\"web\",\"Limits\":{\"DailyTokens\":5000000}}.");
         }
     }
 

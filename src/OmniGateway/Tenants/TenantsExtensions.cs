@@ -33,11 +33,11 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             else if (!ids.Add(tenant.Id)) failures.Add($"{key}:Id '{tenant.Id}' is used by two tenants.");
             for (var k = 0; k < tenant.KeySha256.Count; k++)
             {
-                if (!Sha256Hex().IsMatch(tenant.KeySha256[k]))
+                if (!KeyHashes.IsSha256Hex(tenant.KeySha256[k]))
                     failures.Add($"{key}:KeySha256:{k} must be 64 hex characters (the SHA-256 of the key, not the key itself).");
             }
         }
-        if (options.AdminKeySha256 is { } admin && !Sha256Hex().IsMatch(admin))
+        if (options.AdminKeySha256 is { } admin && !KeyHashes.IsSha256Hex(admin))
             failures.Add("Gateway:AdminKeySha256 must be 64 hex characters.");
         if (options.MaxRequestBodyBytes < 1024)
             failures.Add("Gateway:MaxRequestBodyBytes must be at least 1024.");
@@ -45,7 +45,4 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             failures.Add("Gateway:MaxBufferedRequestBytes must be at least Gateway:MaxRequestBodyBytes, or no body of the largest size could ever be read.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
-
-    [GeneratedRegex(@"^[0-9a-fA-F]{64}\z")]
-    private static partial Regex Sha256Hex();
 }

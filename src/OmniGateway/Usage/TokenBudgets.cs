@@ -93,7 +93,7 @@ public sealed class TokenBudgets(TimeProvider time)
         }
     }
 
-    internal void Release(TenantBudget budget, long? day, long? month, long reservation)
+    internal static void Release(TenantBudget budget, long? day, long? month, long reservation)
     {
         lock (budget)
         {
@@ -172,6 +172,6 @@ public sealed class BudgetAdmission : IDisposable
 
     public void Dispose()
     {
-        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_budget!, _day, _month, ReservedTokens); // _budget is set with _owner
+        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) TokenBudgets.Release(_budget!, _day, _month, ReservedTokens); // _budget is set with _owner
     }
 }

@@ -1,12 +1,19 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
 using OmniGateway.Errors;
-using OmniGateway.Usage.Storage;
+
+// Every outcome of a usage query: JSON rows (grouped by a tag or not), CSV, or a refusal.
+using UsageAnswer = Microsoft.AspNetCore.Http.HttpResults.Results<
+    Microsoft.AspNetCore.Http.HttpResults.Ok<OmniGateway.Catalog.ListDocument<OmniGateway.Usage.UsageRowDocument>>,
+    Microsoft.AspNetCore.Http.HttpResults.Ok<OmniGateway.Catalog.ListDocument<OmniGateway.Usage.TaggedUsageRowDocument>>,
+    Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult,
+    OmniGateway.Errors.GatewayErrorResult>;
 
 namespace OmniGateway.Usage;
 
@@ -15,42 +22,43 @@ public static class UsageApi
 {
     public static IEndpointRouteBuilder MapUsageApi(this IEndpointRouteBuilder app)
     {
+        // The handlers' Results<…> name every outcome; the one Produces says the 200 comes as JSON or CSV (one entry
+        // per status is kept, so both content types go in one).
         app.MapGet("/v1/usage", GetOwnUsageAsync).RequireAuthorization(AuthExtensions.TenantPolicy).WithTags("Usage")
             .WithSummary("Your tenant's usage per model and period (UTC); Accept: text/csv for CSV")
-            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized);
+            .Produces<ListDocument<UsageRowDocument>>(StatusCodes.Status200OK, "application/json", "text/csv");
         app.MapGet("/admin/usage", GetAnyUsageAsync).RequireAuthorization(AuthExtensions.AdminPolicy).WithTags("Admin: usage")
             .WithSummary("Usage of one or every tenant per model and period (UTC); Accept: text/csv for CSV")
-            .Produces<ListDocument<UsageRowDocument>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest).Produces<ErrorDocument>(StatusCodes.Status401Unauthorized)
-            .Produces<ErrorDocument>(StatusCodes.Status403Forbidden);
+            .Produces<ListDocument<UsageRowDocument>>(StatusCodes.Status200OK, "application/json", "text/csv");
         return app;
     }
 
-    private static Task<IResult> GetOwnUsageAsync(HttpContext context, string? from, string? to, string? granularity,
-        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
+    private static Task<UsageAnswer> GetOwnUsageAsync(
+        HttpContext context, string? from, string? to, string? granularity,
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         // The tenant comes from the key, never from the query: one tenant cannot read another's usage.
         AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static Task<IResult> GetAnyUsageAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
+    private static Task<UsageAnswer> GetAnyUsageAsync(
+        HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, IUsageQueries store, CancellationToken cancellationToken) =>
         AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, groupBy, tag, store, cancellationToken);
 
-    private static async Task<IResult> AnswerAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        string? groupBy, string[]? tags, SqlUsageStore store, CancellationToken cancellationToken)
+    private static async Task<UsageAnswer> AnswerAsync(
+        HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
+        string? groupBy, string[]? tags, IUsageQueries store, CancellationToken cancellationToken)
     {
-        var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity, groupBy, tags);
-        if (error is not null) return error.ToResult();
-        // The clock from the container, as everywhere (tests move it); Parse set one of query/error.
-        (query, error) = UsageQueryBounds.WithDefaultPeriod(query!, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
-        if (error is not null) return error.ToResult();
-        var rows = await store.QueryAsync(query!, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
+        if (!UsageQueryParser.TryParse(tenant, model, from, to, granularity, groupBy, tags, out var parsed, out var error)) return error.ToResult();
+        // The clock from the container, as everywhere (tests move it).
+        if (!UsageQueryBounds.TryBound(parsed, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), out var query, out error))
+            return error.ToResult();
+        var rows = await store.QueryAsync(query, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
         if (rows.Count > UsageQueryBounds.MaxRows) return UsageQueryBounds.TooManyRows().ToResult();
 
-        var byTag = query!.GroupByTag is not null;
+        var byTag = query.GroupByTag is not null;
         if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows, byTag), "text/csv; charset=utf-8", Encoding.UTF8);
         return byTag
-            ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => TaggedUsageRowDocument.From(r, query.GroupByTag!)).ToArray()))
+            ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => new TaggedUsageRowDocument(r, query.GroupByTag!)).ToArray()))
             : TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));
     }
 
@@ -83,7 +91,7 @@ public static class UsageApi
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }
 
-public sealed record UsageRowDocument(
+public record UsageRowDocument(
     [property: JsonPropertyName("tenant")] string Tenant,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("period_start")] string PeriodStart,
@@ -105,24 +113,11 @@ public sealed record UsageRowDocument(
 }
 
 /// <summary>A row of a <c>group_by=tag:&lt;key&gt;</c> answer: the usual row, plus the tag and its value (null: calls without it).</summary>
-public sealed record TaggedUsageRowDocument(
-    [property: JsonPropertyName("tenant")] string Tenant,
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("period_start")] string PeriodStart,
-    [property: JsonPropertyName("tag_key")] string TagKey,
-    [property: JsonPropertyName("tag_value")] string? TagValue,
-    [property: JsonPropertyName("requests")] long Requests,
-    [property: JsonPropertyName("input_tokens")] long InputTokens,
-    [property: JsonPropertyName("cached_tokens")] long CachedTokens,
-    [property: JsonPropertyName("output_tokens")] long OutputTokens,
-    [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
-    [property: JsonPropertyName("total_tokens")] long TotalTokens,
-    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
-    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
-    [property: JsonPropertyName("cost")] decimal? Cost,
-    [property: JsonPropertyName("currency")] string? Currency)
+public sealed record TaggedUsageRowDocument : UsageRowDocument
 {
-    public static TaggedUsageRowDocument From(UsageRow row, string tagKey) => new(row.Tenant, row.Model, UsageRowDocument.Instant(row.PeriodStart),
-        tagKey, row.TagValue, row.Requests, row.InputTokens, row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens,
-        row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
+    public TaggedUsageRowDocument(UsageRow row, string tagKey) : base(From(row)) => (TagKey, TagValue) = (tagKey, row.TagValue);
+
+    [JsonPropertyName("tag_key")] public string TagKey { get; }
+
+    [JsonPropertyName("tag_value")] public string? TagValue { get; }
 }

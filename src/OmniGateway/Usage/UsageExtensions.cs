@@ -13,6 +13,7 @@ public static class UsageExtensions
         builder.Services.AddSingleton<IValidateOptions<UsageOptions>, UsageOptionsValidator>();
         builder.Services.AddSingleton<UsageDatabase>();
         builder.Services.AddSingleton<SqlUsageStore>();
+        builder.Services.AddSingleton<IUsageQueries>(services => services.GetRequiredService<SqlUsageStore>());
         builder.Services.AddSingleton<ITenantStore, SqlTenantStore>();
         builder.Services.AddSingleton<TokenBudgets>();
         builder.Services.AddSingleton<UsageJournal>();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using OmniGateway.Errors;
 
 namespace OmniGateway.Usage;
@@ -11,15 +12,21 @@ public static class UsageQueryBounds
 {
     public const int MaxRows = 10_000;
 
-    public static (UsageQuery? Query, GatewayError? Error) WithDefaultPeriod(UsageQuery query, DateTimeOffset now)
+    /// <summary>The query with its <c>from</c> defaulted to the current UTC month, or the error when its <c>to</c> is before that.</summary>
+    public static bool TryBound(UsageQuery query, DateTimeOffset now, [NotNullWhen(true)] out UsageQuery? bounded, [NotNullWhen(false)] out GatewayError? error)
     {
-        if (query.From is not null) return (query, null);
+        (bounded, error) = (query, null);
+        if (query.From is not null) return true;
         var utc = now.UtcDateTime;
         var monthStart = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
         if (query.To is { } to && to <= monthStart)
-            return (null, GatewayErrors.BadRequest("invalid_range",
+        {
+            (bounded, error) = (null, GatewayErrors.BadRequest("invalid_range",
                 $"'to' is before the current UTC month, which is where 'from' starts when it is left out ({monthStart:yyyy-MM-dd}). Set 'from' as well.", "from"));
-        return (query with { From = monthStart }, null);
+            return false;
+        }
+        bounded = query with { From = monthStart };
+        return true;
     }
 
     public static GatewayError TooManyRows() =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using OmniGateway.Errors;
 
@@ -6,13 +7,13 @@ namespace OmniGateway.Usage;
 /// <summary>The query string of the usage endpoints, checked; a bad value is a 400 naming its parameter.</summary>
 public static class UsageQueryParser
 {
-    public static (UsageQuery? Query, GatewayError? Error) Parse(string? tenant, string? model, string? from, string? to, string? granularity,
-        string? groupBy = null, IReadOnlyList<string?>? tags = null)
+    public static bool TryParse(string? tenant, string? model, string? from, string? to, string? granularity,
+        string? groupBy, IReadOnlyList<string?>? tags, [NotNullWhen(true)] out UsageQuery? query, [NotNullWhen(false)] out GatewayError? error)
     {
-        if (!TryInstant(from, out var fromInstant)) return (null, BadInstant("from", from!));
-        if (!TryInstant(to, out var toInstant)) return (null, BadInstant("to", to!));
+        if (!TryInstant(from, out var fromInstant)) return Refuse(BadInstant("from", from!), out query, out error);
+        if (!TryInstant(to, out var toInstant)) return Refuse(BadInstant("to", to!), out query, out error);
         if (fromInstant is { } f && toInstant is { } t && t <= f)
-            return (null, GatewayErrors.BadRequest("invalid_range", "'to' must be later than 'from' ('to' is exclusive).", "to"));
+            return Refuse(GatewayErrors.BadRequest("invalid_range", "'to' must be later than 'from' ('to' is exclusive).", "to"), out query, out error);
 
         UsageGranularity? grain = string.IsNullOrEmpty(granularity) ? UsageGranularity.Total : granularity.ToUpperInvariant() switch
         {
@@ -23,15 +24,15 @@ public static class UsageQueryParser
         };
         if (grain is null)
         {
-            return (null, GatewayErrors.BadRequest("invalid_granularity",
-                $"granularity '{GatewayErrors.Truncate(granularity!)}' is not one of total (the default), day or hour.", "granularity"));
+            return Refuse(GatewayErrors.BadRequest("invalid_granularity",
+                $"granularity '{GatewayErrors.Truncate(granularity!)}' is not one of total (the default), day or hour.", "granularity"), out query, out error);
         }
         string? groupByTag = null;
         if (!string.IsNullOrEmpty(groupBy))
         {
             if (!groupBy.StartsWith("tag:", StringComparison.Ordinal) || !RecordTags.IsValidKey(groupBy[4..]))
-                return (null, GatewayErrors.BadRequest("invalid_group_by",
-                    $"group_by '{GatewayErrors.Truncate(groupBy)}' must be tag:<key>, e.g. group_by=tag:feature (keys are letters, digits, '_', '-', '.').", "group_by"));
+                return Refuse(GatewayErrors.BadRequest("invalid_group_by",
+                    $"group_by '{GatewayErrors.Truncate(groupBy)}' must be tag:<key>, e.g. group_by=tag:feature (keys are letters, digits, '_', '-', '.').", "group_by"), out query, out error);
             groupByTag = groupBy[4..];
         }
         var filters = new List<KeyValuePair<string, string>>();
@@ -40,13 +41,20 @@ public static class UsageQueryParser
             if (string.IsNullOrEmpty(tag)) continue;
             var colon = tag.IndexOf(':');
             if (colon <= 0 || !RecordTags.IsValidKey(tag[..colon]))
-                return (null, GatewayErrors.BadRequest("invalid_tag",
-                    $"tag '{GatewayErrors.Truncate(tag)}' must be <key>:<value>, e.g. tag=feature:voice-search.", "tag"));
+                return Refuse(GatewayErrors.BadRequest("invalid_tag",
+                    $"tag '{GatewayErrors.Truncate(tag)}' must be <key>:<value>, e.g. tag=feature:voice-search.", "tag"), out query, out error);
             if (filters.Count == RecordTags.MaxCount)
-                return (null, GatewayErrors.BadRequest("invalid_tag", $"At most {RecordTags.MaxCount} tag filters per query.", "tag"));
+                return Refuse(GatewayErrors.BadRequest("invalid_tag", $"At most {RecordTags.MaxCount} tag filters per query.", "tag"), out query, out error);
             filters.Add(new(tag[..colon], tag[(colon + 1)..]));
         }
-        return (new UsageQuery(tenant, model, fromInstant, toInstant, grain.Value) { GroupByTag = groupByTag, TagFilters = filters }, null);
+        (query, error) = (new UsageQuery(tenant, model, fromInstant, toInstant, grain.Value) { GroupByTag = groupByTag, TagFilters = filters }, null);
+        return true;
+    }
+
+    private static bool Refuse(GatewayError refusal, out UsageQuery? query, [NotNull] out GatewayError? error)
+    {
+        (query, error) = (null, refusal);
+        return false;
     }
 
     /// <summary>An ISO-8601 date or instant; without an offset it is taken as UTC.</summary>

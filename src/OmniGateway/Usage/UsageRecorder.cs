@@ -24,8 +24,9 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
         }
         var usage = record.Usage;
         admission.RecordStored(record); // the one hook that charges limits with a finished call
+        var outcome = UsageRecord.OutcomeName(record.Outcome);
         Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
-            record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, UsageRecord.OutcomeName(record.Outcome), record.UpstreamResponseId,
+            record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, outcome, record.UpstreamResponseId,
             usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);
     }
 

@@ -136,7 +136,7 @@ internal static class MessageRules
     private static GatewayError UnknownType(JsonElement type, string path, bool isUser) =>
         GatewayErrors.BadRequest("unknown_content_type",
             $"Content part type '{GatewayErrors.Truncate(type.GetString()!, 32)}' is not known. Use " +
-            (isUser ? "text, input_text, input_audio, image_url, input_image or video_url." : "text or output_text."),
+            ContentVocabulary.OneOf(isUser ? ContentVocabulary.UserPartTypes : ContentVocabulary.TextPartTypes) + ".",
             path + ".type");
 
     private static string Capitalised(string role) => char.ToUpperInvariant(role[0]) + role[1..];

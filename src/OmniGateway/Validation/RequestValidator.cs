@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using OmniGateway.Catalog;
@@ -14,7 +13,6 @@ namespace OmniGateway.Validation;
 /// </summary>
 public sealed class RequestValidator(ModelCatalog catalog)
 {
-    private static readonly string[] Roles = ["user", "assistant", "system"];
 
     /// <param name="tagsHeader">The <c>x-omnigateway-tags</c> header, merged with the body's <c>metadata</c> into the record's tags.</param>
     public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null)
@@ -186,7 +184,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         // The output cap is forwarded whenever admission may have to lower it to fit a budget (RateLimiting/).
         var maxOutputTokens = Math.Min(requestedMaxOutput ?? long.MaxValue, model.Options.MaxOutputTokens);
         var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null;
-        var (upstreamBody, maxOutputSlot) = WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
+        var (upstreamBody, maxOutputSlot) = RequestEnricher.WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
         return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody)
         {
             InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
@@ -240,100 +238,6 @@ public sealed class RequestValidator(ModelCatalog catalog)
         return text && count is 1 or 2;
     }
 
-    /// <summary>Step 4: the enriched body. Unknown fields pass through byte for byte.</summary>
-    private static (ReadOnlyMemory<byte> Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
-        string outputFormat, int bodyLength, long? maxOutputTokens)
-    {
-        var maxOutputSlot = -1;
-        var buffer = new UpstreamBodyWriter(bodyLength + 256);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartObject();
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.NameEquals("stream") || property.NameEquals("modalities") || property.NameEquals("audio")
-                    || property.NameEquals("stream_options") || property.NameEquals("max_output_tokens"))
-                {
-                    continue; // rewritten below
-                }
-                if (property.NameEquals("input") && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    // A plain string is one user text message; the upstream only takes the message array.
-                    writer.WriteStartArray("input");
-                    writer.WriteStartObject();
-                    writer.WriteString("role", "user");
-                    writer.WriteStartArray("content");
-                    writer.WriteStartObject();
-                    writer.WriteString("type", "text");
-                    writer.WritePropertyName("text");
-                    writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
-                    writer.WriteEndObject();
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
-                    writer.WriteEndArray();
-                    continue;
-                }
-                CopyMember(property, writer);
-            }
-
-            writer.WriteBoolean("stream", true);
-            writer.WriteStartObject("stream_options");
-            if (root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object)
-            {
-                foreach (var option in options.EnumerateObject())
-                {
-                    if (!option.NameEquals("include_usage")) option.WriteTo(writer);
-                }
-            }
-            // Without it the upstream's converter reports zero usage.
-            writer.WriteBoolean("include_usage", true);
-            writer.WriteEndObject();
-
-            writer.WriteStartArray("modalities");
-            writer.WriteStringValue("text");
-            if (wantsAudio) writer.WriteStringValue("audio");
-            writer.WriteEndArray();
-
-            if (wantsAudio)
-            {
-                writer.WriteStartObject("audio");
-                if (root.TryGetProperty("audio", out var audio) && audio.ValueKind == JsonValueKind.Object)
-                {
-                    foreach (var field in audio.EnumerateObject())
-                    {
-                        if (!field.NameEquals("voice") && !field.NameEquals("format")) field.WriteTo(writer);
-                    }
-                }
-                writer.WriteString("voice", voice);
-                writer.WriteString("format", outputFormat);
-                writer.WriteEndObject();
-            }
-            if (maxOutputTokens is { } cap)
-            {
-                // A fixed-width slot (the number, then blanks), so admission can lower it in place.
-                writer.WritePropertyName("max_output_tokens");
-                writer.WriteRawValue(cap.ToString(System.Globalization.CultureInfo.InvariantCulture).PadRight(ValidatedRequest.MaxOutputTokensWidth), skipInputValidation: true);
-                maxOutputSlot = (int)(writer.BytesCommitted + writer.BytesPending) - ValidatedRequest.MaxOutputTokensWidth;
-            }
-            writer.WriteEndObject();
-        }
-        // The writer's own array, not a copy: a 9 MB inline-audio body is allocated once, not twice (bench/).
-        return (buffer.WrittenMemory, maxOutputSlot);
-    }
-
-    /// <summary>
-    /// A member the gateway does not rewrite, copied as the caller's bytes: the parser has checked them, and
-    /// re-encoding (what <see cref="JsonProperty.WriteTo"/> does) walks every node and escapes every string
-    /// again — for a 9 MiB inline-audio input, most of step 4's time (bench/: large bodies).
-    /// </summary>
-    private static void CopyMember(JsonProperty property, Utf8JsonWriter writer)
-    {
-        var name = JsonMarshal.GetRawUtf8PropertyName(property);
-        if (name.IndexOf((byte)'\\') >= 0) writer.WritePropertyName(property.Name); // escaped: decoded, then written as the writer escapes
-        else writer.WritePropertyName(name);
-        writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
-    }
-
     internal static string Describe(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Array => "array",
@@ -344,5 +248,5 @@ public sealed class RequestValidator(ModelCatalog catalog)
         _ => "object",
     };
 
-    internal static bool IsRole(JsonElement role) => Roles.Any(r => role.ValueEquals(r));
+    internal static bool IsRole(JsonElement role) => ContentVocabulary.Roles.Any(r => role.ValueEquals(r));
 }

@@ -96,7 +96,9 @@ public sealed class RequestBufferBudgetTests : GatewayTest
         // A holds 32 KiB (its buffer doubled once) and waits; B's second buffer would pass the 48 KiB budget.
         await using var a = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"");
         await a.SendAsync(filler);
-        await Task.Delay(300);
+        // Until the gateway holds A's doubled buffer (a fixed wait lost the race on a loaded machine).
+        var budget = Gateway.Services.GetRequiredService<OmniGateway.Validation.RequestBufferBudget>();
+        for (var waited = 0; budget.Buffered < 32 * 1024 && waited < 200; waited++) await Task.Delay(50);
         await using var b = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"");
         await b.SendAsync(filler);
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using OmniGateway.Usage.Storage;
+using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Proxy;
 
@@ -82,7 +83,7 @@ public sealed class UpstreamDestinationTests : IAsyncLifetime
 
         Assert.InRange(SentWith(KeyA), 1, 2); // at most a few tries, then out for Upstream:DestinationBackoff
         Assert.Equal(6, SentWith(KeyB));
-        var records = (await gateway.Services.GetRequiredService<SqlUsageStore>().ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
+        var records = (await LedgerRecords.Of(gateway.Services).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
         Assert.Equal(2, records.Single(r => r.RequestId == "refused-0").UpstreamAttempts);
         Assert.All(records.Where(r => r.RequestId != "refused-0"), r => Assert.Equal(1, r.UpstreamAttempts));
 
@@ -162,7 +163,7 @@ public sealed class UpstreamDestinationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains("event: response.completed", body, StringComparison.Ordinal);
-        var record = (await gateway.Services.GetRequiredService<SqlUsageStore>().ReadRecordsAsync(null, CancellationToken.None)).Single().Record;
+        var record = (await LedgerRecords.Of(gateway.Services).ReadRecordsAsync(null, CancellationToken.None)).Single().Record;
         Assert.Equal(2, record.UpstreamAttempts);
         Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5100 && e.GetStructuredStateValue("Reason")!.StartsWith("connection failure", StringComparison.Ordinal));
     }

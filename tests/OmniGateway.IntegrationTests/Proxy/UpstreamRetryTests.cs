@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
+using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Proxy;
 
@@ -32,7 +33,7 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
     private static Task Answer(HttpContext context) => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-only.sse"), TimeSpan.Zero);
 
     /// <summary>Answers the first <paramref name="failures"/> tries with <paramref name="fail"/>, then streams.</summary>
-    private Func<HttpContext, Task> FailingFirst(int failures, Func<HttpContext, Task> fail)
+    private static Func<HttpContext, Task> FailingFirst(int failures, Func<HttpContext, Task> fail)
     {
         var tries = 0;
         return context => Interlocked.Increment(ref tries) <= failures ? fail(context) : Answer(context);
@@ -51,7 +52,7 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
 
     private static async Task<UsageRecord> RecordOf(GatewayFactory gateway, string requestId)
     {
-        var store = gateway.Services.GetRequiredService<SqlUsageStore>();
+        var store = LedgerRecords.Of(gateway.Services);
         for (var i = 0; ; i++)
         {
             var record = (await store.ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).SingleOrDefault(r => r.RequestId == requestId);

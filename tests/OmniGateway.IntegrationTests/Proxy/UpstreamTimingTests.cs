@@ -14,7 +14,7 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _upstream.DisposeAsync();
 
-    private async Task<HttpResponseMessage> PostAsync(GatewayFactory gateway, string body)
+    private static async Task<HttpResponseMessage> PostAsync(GatewayFactory gateway, string body)
     {
         var client = gateway.CreateTenantClient();
         return await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses")

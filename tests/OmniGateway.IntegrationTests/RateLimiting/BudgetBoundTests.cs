@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.RateLimiting;
 
@@ -122,7 +123,7 @@ public sealed class BudgetBoundTests : GatewayTest
         using (var broken = await Client.PostAsync("/v1/responses", Body(maxOutputTokens: 1000)))
             Assert.DoesNotContain("response.completed", await broken.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        var record = Assert.Single(await Gateway.Services.GetRequiredService<OmniGateway.Usage.Storage.SqlUsageStore>().ReadRecordsAsync("web", CancellationToken.None)).Record;
+        var record = Assert.Single(await LedgerRecords.Of(Gateway.Services).ReadRecordsAsync("web", CancellationToken.None)).Record;
         Assert.Null(record.Usage);
         Assert.False(record.UsageReported);
         Assert.InRange(record.ReservedTokens ?? 0, 1001, 1200); // input estimate plus the 1000-token cap

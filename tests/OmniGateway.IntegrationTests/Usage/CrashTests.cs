@@ -118,7 +118,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
         var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
         await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        var records = await new SqlUsageStore(database, TimeProvider.System).ReadRecordsAsync(null, CancellationToken.None);
+        var records = await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None);
         return records.Select(r => r.Record).ToList();
     }
 }

@@ -24,7 +24,7 @@ public sealed class LedgerGateway(TestStore store, Uri? upstream = null, IDictio
         ["Gateway:Tenants:1:KeySha256:0"] = Sha256(BetaKey),
     };
 
-    public SqlUsageStore Store => Services.GetRequiredService<SqlUsageStore>();
+    public LedgerRecords Store => LedgerRecords.Of(Services);
 
     /// <summary>A client over real HTTP; a null key sends none.</summary>
     public HttpClient Client(string? key) => CreateClient(key, TimeSpan.FromSeconds(60));

@@ -253,7 +253,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
         var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
         await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        return (await new SqlUsageStore(database, TimeProvider.System).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
+        return (await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
     }
 
     private static async Task WaitAsync(Func<bool> condition, string what)

@@ -5,6 +5,7 @@ using OmniGateway.Catalog;
 using OmniGateway.Proxy;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Tests.Deploy;
 

@@ -1,5 +1,6 @@
 using OmniGateway.Proxy;
 using static OmniGateway.Tests.Deploy.DeployManifests;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Tests.Deploy;
 

@@ -3,6 +3,7 @@ using System.Text;
 using OmniGateway.Bench.Micro;
 using OmniGateway.Errors;
 using OmniGateway.Proxy;
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 
 namespace OmniGateway.Tests.Proxy;
@@ -57,7 +58,7 @@ public sealed class SseRelayTests
         Assert.Equal((RelayEnd.ClientGone, null), (result.End, result.Terminal));
         Assert.Equal(deltaRead + 1, upstream.Reads); // no read after the failed flush
         Assert.Equal(0, stores);
-        Assert.Equal(UsageOutcome.ClientAborted, RelaySession.OutcomeOf(result));
+        Assert.Equal(UsageOutcome.ClientAborted, CallAccount.OutcomeOf(result));
     }
 
     [Fact]
@@ -71,7 +72,7 @@ public sealed class SseRelayTests
         Assert.Equal((SampleUsage.InputTokens, SampleUsage.TotalTokens), (result.Terminal!.Usage!.InputTokens, result.Terminal.Usage.TotalTokens));
         Assert.Equal(0, stores); // not relayed, so not stored before relaying: the forwarder records it as client_aborted
         Assert.False(client.SawTerminal);
-        Assert.Equal(UsageOutcome.ClientAborted, RelaySession.OutcomeOf(result));
+        Assert.Equal(UsageOutcome.ClientAborted, CallAccount.OutcomeOf(result));
     }
 
     [Fact]
@@ -123,11 +124,11 @@ public sealed class SseRelayTests
         var truncated = new ReplayUpstream(Sample.AsMemory(0, half), [half, half], []);
         using var deadline = RelayHarness.NewDeadline();
         var result = Completed(SseRelay.RelayAsync(truncated, null, new ClientThatLeaves(_ => true), deadline, _ => ValueTask.CompletedTask, CancellationToken.None));
-        Assert.Equal((RelayEnd.ClosedEarly, UsageOutcome.Interrupted), (result.End, RelaySession.OutcomeOf(result)));
+        Assert.Equal((RelayEnd.ClosedEarly, UsageOutcome.Interrupted), (result.End, CallAccount.OutcomeOf(result)));
 
         var empty = new ReplayUpstream(": keep-alive\n\n"u8.ToArray(), [14], []);
         var nothing = Completed(SseRelay.RelayAsync(empty, null, new ClientThatLeaves(_ => true), deadline, _ => ValueTask.CompletedTask, CancellationToken.None));
-        Assert.Equal((RelayEnd.Empty, UsageOutcome.UpstreamError), (nothing.End, RelaySession.OutcomeOf(nothing)));
+        Assert.Equal((RelayEnd.Empty, UsageOutcome.UpstreamError), (nothing.End, CallAccount.OutcomeOf(nothing)));
     }
 
     /// <summary>A replayed upstream never waits, so the pump must have finished.</summary>

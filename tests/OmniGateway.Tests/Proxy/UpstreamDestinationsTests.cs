@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OmniGateway.Proxy;
+using OmniGateway.Upstream;
 
 namespace OmniGateway.Tests.Proxy;
 

@@ -44,7 +44,7 @@ public sealed class TenantsTests
     public void BadTenant_Is400NamingTheField(string json, string param)
     {
         using var document = JsonDocument.Parse(json);
-        var (input, error) = TenantInput.Parse(document.RootElement, creating: true, Catalog);
+        Assert.False(TenantInput.TryParse(document.RootElement, creating: true, Catalog, out var input, out var error));
         Assert.Null(input);
         Assert.Equal((400, param), (error!.Status, error.Param));
     }
@@ -56,7 +56,7 @@ public sealed class TenantsTests
         var current = new StoredTenant("t1", "Old", false, ["qwen3.5-omni-plus-all"], new TenantLimits { DailyTokens = 10, MonthlyTokens = 20 }, now, now);
         using var document = JsonDocument.Parse("""{"name":"New","limits":{"dailyTokens":null,"RequestsPerMinute":5},"Source":"api"}""");
 
-        var (input, error) = TenantInput.Parse(document.RootElement, creating: false, Catalog);
+        Assert.True(TenantInput.TryParse(document.RootElement, creating: false, Catalog, out var input, out var error));
         Assert.Null(error);
         var patched = input!.ApplyTo(current, now.AddHours(1));
 

@@ -14,8 +14,8 @@ public sealed class TokenBudgetsTests
     private static TenantContext Tenant(long? daily = null, long? monthly = null) =>
         new("t1", "key_1", [], new TenantLimits { DailyTokens = daily, MonthlyTokens = monthly });
 
-    private long Day => new DateTimeOffset(2026, 3, 31, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-    private long Month => new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    private static long Day => new DateTimeOffset(2026, 3, 31, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    private static long Month => new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     [Fact]
     public void TenantWithoutBudgets_IsAdmittedWithoutReservation()

@@ -14,7 +14,7 @@ public sealed class UsageQueryParserTests
     [InlineData(null, null, "minute", "granularity")]
     public void BadParameter_Is400NamingIt(string? from, string? to, string? granularity, string param)
     {
-        var (query, error) = UsageQueryParser.Parse(null, null, from, to, granularity);
+        UsageQueryParser.TryParse(null, null, from, to, granularity, null, null, out var query, out var error);
         Assert.Null(query);
         Assert.Equal((400, "invalid_request_error", param), (error!.Status, error.Type, error.Param));
     }
@@ -27,7 +27,7 @@ public sealed class UsageQueryParserTests
     [InlineData("2026-05-01T10:30:00.250Z", "2026-05-01T10:30:00.25Z")]
     public void Instants_AreReadAsUtc(string value, string expected)
     {
-        var (query, error) = UsageQueryParser.Parse(null, null, value, null, null);
+        UsageQueryParser.TryParse(null, null, value, null, null, null, null, out var query, out var error);
         Assert.Null(error);
         Assert.Equal(DateTimeOffset.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), query!.From);
         Assert.Equal(TimeSpan.Zero, query.From!.Value.Offset);
@@ -38,6 +38,9 @@ public sealed class UsageQueryParserTests
     [InlineData("total", UsageGranularity.Total)]
     [InlineData("day", UsageGranularity.Day)]
     [InlineData("HOUR", UsageGranularity.Hour)]
-    public void Granularity_DefaultsToTotal(string? value, UsageGranularity expected) =>
-        Assert.Equal(expected, UsageQueryParser.Parse("t", "m", null, null, value).Query!.Granularity);
+    public void Granularity_DefaultsToTotal(string? value, UsageGranularity expected)
+    {
+        UsageQueryParser.TryParse("t", "m", null, null, value, null, null, out var query, out _);
+        Assert.Equal(expected, query!.Granularity);
+    }
 }

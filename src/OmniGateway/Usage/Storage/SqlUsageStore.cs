@@ -266,10 +266,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             parameters[index].Value = value ?? DBNull.Value;
             return;
         }
-        var parameter = create();
-        parameter.ParameterName = name;
-        parameter.Value = value ?? DBNull.Value;
-        parameters.Add(parameter);
+        parameters.Add(DbCommandExtensions.Bind(create(), name, value));
     }
 }
 

@@ -121,20 +121,22 @@ internal static class DbCommandExtensions
 {
     public static DbCommand AddParameter(this DbCommand command, string name, object? value)
     {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
+        command.Parameters.Add(Bind(command.CreateParameter(), name, value));
         return command;
     }
 
     public static DbBatchCommand AddParameter(this DbBatchCommand command, string name, object? value)
     {
-        var parameter = command.CreateParameter();
+        command.Parameters.Add(Bind(command.CreateParameter(), name, value));
+        return command;
+    }
+
+    /// <summary>Null is the database's NULL; both providers refuse a parameter whose value is null.</summary>
+    public static DbParameter Bind(DbParameter parameter, string name, object? value)
+    {
         parameter.ParameterName = name;
         parameter.Value = value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
-        return command;
+        return parameter;
     }
 
     public static string? GetNullableString(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

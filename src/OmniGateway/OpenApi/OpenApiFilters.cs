@@ -9,7 +9,7 @@ using OmniGateway.Errors;
 using OmniGateway.Proxy;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
-namespace OmniGateway.Observability;
+namespace OmniGateway.OpenApi;
 
 /// <summary>
 /// Completes the schemas of the documentation types: descriptions, the shapes a <see cref="JsonNode"/>

@@ -1,4 +1,4 @@
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>
 /// One proxied call as the retry handler sees it: the enriched body it may send again, and what it

@@ -1,17 +1,18 @@
 using OmniGateway.Observability;
+using OmniGateway.Proxy;
 using OmniGateway.Tenants;
-using OmniGateway.Usage;
+using OmniGateway.Upstream;
 using OmniGateway.Validation;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Usage;
 
 /// <summary>
-/// The accounting side of one proxied call: when it started, and the one place its usage record is
-/// made from what happened (<see cref="RelayResult"/>) and stored. The relay calls it before relaying a
-/// terminal event; the forwarder calls it for every other end (<see cref="RelayResult.RecordHandedOver"/>
-/// says which), so each call is recorded once.
+/// The accounting of one proxied call: when it started, and the one place its usage record is made from
+/// what happened (<see cref="RelayResult"/>) and stored. The relay records through it before relaying a
+/// terminal event (so the client never sees a completion that is not stored); the forwarder, for every
+/// other end (<see cref="RecordUnlessHandedOverAsync"/>), so each call is recorded once.
 /// </summary>
-public sealed class RelaySession
+public sealed class CallAccount
 {
     private readonly TenantContext _tenant;
     private readonly TimeProvider _time;
@@ -20,7 +21,7 @@ public sealed class RelaySession
     private readonly DateTimeOffset _startedAt;
     private readonly long _startTimestamp;
 
-    public RelaySession(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder, GatewayMetrics metrics)
+    public CallAccount(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder, GatewayMetrics metrics)
     {
         (RequestId, _tenant, Request, _time, _recorder, _metrics) = (requestId, tenant, request, time, recorder, metrics);
         _startedAt = time.GetUtcNow();
@@ -42,6 +43,19 @@ public sealed class RelaySession
             _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, ReservedTokens = Request.ReservedTokens, Tags = Request.Tags };
         _metrics.CallRecorded(record);
         return _recorder.RecordAsync(record);
+    }
+
+    /// <summary>Every end the relay did not record itself. A failed store is logged by the recorder and kept by the ledger's journal.</summary>
+    public async ValueTask RecordUnlessHandedOverAsync(RelayResult result)
+    {
+        if (result.RecordHandedOver) return;
+        try
+        {
+            await RecordAsync(result);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Contract 5's outcomes: the upstream's own word where a terminal event came, else how the stream ended.</summary>

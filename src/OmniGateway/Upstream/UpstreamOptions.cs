@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 public enum UpstreamMode { Live, Simulator }
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 
-namespace OmniGateway.Observability;
+namespace OmniGateway.OpenApi;
 
 /// <summary>
 /// Swagger UI at <c>/swagger</c> and the document at <c>/swagger/v1/swagger.json</c> (contract 1), both

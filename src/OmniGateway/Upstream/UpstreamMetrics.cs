@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using OmniGateway.Observability;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>Retries and destination health, on the gateway's meter: <c>omnigateway_upstream_retries_total</c>,
 /// <c>omnigateway_upstream_destination_ejections_total</c> and the <c>omnigateway_upstream_destination_up</c> gauge, by destination index.</summary>

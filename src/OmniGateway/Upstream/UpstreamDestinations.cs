@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>One upstream endpoint with its key. Its health fields are guarded by the owning set's lock.</summary>
 public sealed class UpstreamDestination(int index, string baseUrl, int weight, string authorizationValue, string? key)

@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>
 /// The upstream invoker's retry step. It picks a destination per try, puts that destination's URL and

@@ -1,10 +1,10 @@
 using System.Data.Common;
 using System.Text.Json;
-using OmniGateway.Tenants;
+using OmniGateway.Usage.Storage;
 
-namespace OmniGateway.Usage.Storage;
+namespace OmniGateway.Tenants;
 
-/// <summary>API-managed tenants and keys, in the same database as the usage they produce.</summary>
+/// <summary>API-managed tenants and keys, in the same database as the usage they produce (<see cref="UsageDatabase"/>: its connections and migrations).</summary>
 public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : ITenantStore
 {
     private const string TenantColumns = "t.id, t.name, t.disabled, t.allowed_models, t.limits, t.created_at_ms, t.updated_at_ms, t.allowed_origins";
@@ -137,7 +137,7 @@ public sealed class SqlTenantStore(UsageDatabase database, TimeProvider time) : 
         return new StoredKeyMatch(key, hash, reader.IsDBNull(4) ? null : ReadTenant(reader, 4));
     }
 
-    private async Task<bool> InsertKeyAsync(DbConnection connection, DbTransaction? transaction, StoredKey key, byte[] hash, CancellationToken cancellationToken)
+    private static async Task<bool> InsertKeyAsync(DbConnection connection, DbTransaction? transaction, StoredKey key, byte[] hash, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -4,14 +4,15 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using OmniGateway.Errors;
 
-namespace OmniGateway.Proxy;
+namespace OmniGateway.Upstream;
 
 /// <summary>Contract 3.6: upstream refusals become the gateway's error shape, scrubbed of credentials.</summary>
 public static partial class UpstreamErrorMapper
 {
     private const int MaxErrorBodyBytes = 16 * 1024;
 
-    public static async Task<GatewayError> MapAsync(HttpResponseMessage response, IReadOnlyList<string> serverKeys, CancellationToken cancellationToken)
+    public static async Task<GatewayError> MapAsync(HttpResponseMessage response, IReadOnlyList<string> serverKeys, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         var (code, message) = await ReadErrorAsync(response, cancellationToken);
@@ -22,15 +23,15 @@ public static partial class UpstreamErrorMapper
             400 or 404 or 413 or 422 => GatewayErrors.UpstreamRejected(status, code,
                 $"The upstream rejected the request: {message}"),
             401 or 403 => GatewayErrors.UpstreamAuthFailed(),
-            429 => GatewayErrors.UpstreamRateLimited(RetryAfterSeconds(response.Headers.RetryAfter)),
+            429 => GatewayErrors.UpstreamRateLimited(RetryAfterSeconds(response.Headers.RetryAfter, time.GetUtcNow())),
             _ => GatewayErrors.UpstreamFailure($"The upstream failed with HTTP {status}: {message}"),
         };
     }
 
-    public static int RetryAfterSeconds(RetryConditionHeaderValue? retryAfter) => retryAfter switch
+    public static int RetryAfterSeconds(RetryConditionHeaderValue? retryAfter, DateTimeOffset now) => retryAfter switch
     {
         { Delta: { } delta } => (int)Math.Ceiling(delta.TotalSeconds),
-        { Date: { } date } => (int)Math.Ceiling((date - DateTimeOffset.UtcNow).TotalSeconds),
+        { Date: { } date } => (int)Math.Ceiling((date - now).TotalSeconds),
         _ => 1,
     };
 
