@@ -23,6 +23,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly UsageOptions _options;
     private readonly TimeProvider _time;
     private readonly UsageJournal _journal;
+    private readonly CostBudgets? _costBudgets;
     private readonly ILogger<GroupCommitLedger> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Task _writer = Task.CompletedTask;
@@ -32,9 +33,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 
     /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
-        UsageJournal? journal = null)
+        UsageJournal? journal = null, CostBudgets? costBudgets = null)
     {
-        (_store, _budgets, _options, _time, _logger) = (store, budgets, options.Value, time, logger);
+        (_store, _budgets, _options, _time, _logger, _costBudgets) = (store, budgets, options.Value, time, logger, costBudgets);
         _journal = journal ?? new UsageJournal(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<UsageJournal>.Instance);
     }
 
@@ -58,7 +59,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await ReplayJournalAsync();
-        _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
+        var totals = await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken);
+        _budgets.Reload(totals, _time.GetUtcNow());
+        _costBudgets?.Reload(totals, _time.GetUtcNow());
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         _refresher = Task.Run(RefreshLoopAsync, CancellationToken.None);
     }
@@ -142,6 +145,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 RecordsCommitted += records.Count;
                 LastFailure = null;
                 _budgets.Apply(totals);
+                _costBudgets?.Apply(totals);
                 foreach (var item in batch) item.TrySetResult();
                 return;
             }
@@ -199,6 +203,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 Commits++;
                 RecordsCommitted += missing.Count;
                 _budgets.Apply(totals);
+                _costBudgets?.Apply(totals);
             }
             _journal.Clear();
             LastFailure = null;
@@ -228,7 +233,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         try
         {
             var now = _time.GetUtcNow();
-            _budgets.Reload(await _store.ReadTotalsAsync(now, CancellationToken.None), now);
+            var totals = await _store.ReadTotalsAsync(now, CancellationToken.None);
+            _budgets.Reload(totals, now);
+            _costBudgets?.Reload(totals, now);
         }
         catch (Exception exception)
         {

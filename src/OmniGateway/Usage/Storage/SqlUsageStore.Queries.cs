@@ -94,7 +94,7 @@ public sealed partial class SqlUsageStore
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
                 input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts, reserved_tokens,
-                record_key, cost_picos, currency, price_effective_ms, tags_json
+                record_key, cost_picos, currency, price_effective_ms, tags_json, reserved_cost_picos
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
         if (tenantId is not null) command.AddParameter("@tenant", tenantId);
@@ -114,6 +114,7 @@ public sealed partial class SqlUsageStore
                 Cost = reader.IsDBNull(22) ? null : new Pricing.UsageCost(reader.IsDBNull(21) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(21)),
                     reader.GetString(22), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(23))),
                 Tags = RecordTags.FromJson(reader.GetNullableString(24)),
+                ReservedCost = reader.IsDBNull(25) ? null : Pricing.UsageCost.FromPicos(reader.GetInt64(25)),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }
