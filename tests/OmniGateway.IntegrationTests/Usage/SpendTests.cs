@@ -29,8 +29,7 @@ public sealed class SpendTests
         [$"Models:{LedgerGateway.Model}:Prices:1:OutputPerMillion"] = "12.5",
     };
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task EachRecord_IsPricedExactly_WithTheVersionInForceWhenItStarted_AndALaterPriceChangeNeverRewritesIt(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -96,8 +95,7 @@ public sealed class SpendTests
             Assert.Contains($"Models:{LedgerGateway.Model}:{key}", message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task Tags_FromMetadataAndHeader_AreStored_AndUsageGroupsAndFiltersByThem(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -144,8 +142,7 @@ public sealed class SpendTests
         Assert.EndsWith(",voice-search", lines[2], StringComparison.Ordinal);
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task TagsPastTheBounds_OrShapedLikeKeys_AreRefusedWith400NamingTheParam_AndLeaveNoRecord(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -5,7 +5,6 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
@@ -30,8 +29,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         ["Usage:Export:PollInterval"] = "00:00:00.200",
     };
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task EveryStoredRecord_ReachesTheReceiver_ExactlyAsStored_Signed_InCommitOrder(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -96,8 +94,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         Assert.Contains("\"usage_export\":{\"status\":\"healthy\"", ready, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task AReceiverDownForAWhile_GetsEveryRecordAfterItReturns_AndNoneTwiceOnceAcknowledged(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -129,8 +126,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         Assert.Contains("\"usage_export\":{\"status\":\"healthy\"", await alpha.GetStringAsync("/readyz"), StringComparison.Ordinal);
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task KilledMidDelivery_TheRestartedGatewayDeliversEveryStoredRecord_AtMostTheInFlightBatchTwice(string provider)
     {
         const int batchSize = 5;

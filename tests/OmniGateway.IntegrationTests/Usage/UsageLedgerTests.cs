@@ -6,8 +6,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 
 public sealed class UsageLedgerTests
 {
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task ConcurrentStreamsOfTwoTenants_LedgerSumsEqualExactlyWhatTheUpstreamReported(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -43,8 +42,7 @@ public sealed class UsageLedgerTests
         Assert.Equal("beta", Assert.Single(onlyBeta).GetProperty("tenant").GetString());
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task UsageQueries_RefuseBadParameters_NamingThem_AndAnswerCsv(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
