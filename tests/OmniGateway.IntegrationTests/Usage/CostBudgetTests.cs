@@ -58,8 +58,7 @@ public sealed class CostBudgetTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task BurstOf30ConcurrentCalls_NeverSpendsPastTheDailyCost_AndTheRefusedNeverReachTheUpstream(string provider)
     {
         const decimal budget = 2m;
