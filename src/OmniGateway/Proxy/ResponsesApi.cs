@@ -34,7 +34,7 @@ public static class ResponsesApi
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
-        TenantAdmission admission)
+        TenantAdmission admission, CostBudgets costBudgets, AdmissionMetrics admissionMetrics)
     {
         var tenant = context.GetTenant();
 
@@ -54,6 +54,16 @@ public static class ResponsesApi
         using var admitted = admission.AdmitTokens(tenant, outcome.Request!); // one of Request/Error is always set
         if (admitted.Rejection is { } refused) { await refused.WriteAsync(context); return; }
 
-        await forwarder.ForwardAsync(context, tenant, admitted.Request);
+        // 2b. Cost budgets (Limits:DailyCost / MonthlyCost): the call's worst-case cost at the price in force now,
+        //     reserved (and its output cap lowered to fit) after the token budgets; released with them.
+        using var costAdmitted = costBudgets.Admit(tenant, admitted.Request);
+        if (costAdmitted.Rejection is { } overCost)
+        {
+            admissionMetrics.Refused("cost_budget");
+            await overCost.WriteAsync(context);
+            return;
+        }
+
+        await forwarder.ForwardAsync(context, tenant, costAdmitted.Request!); // set unless refused
     }
 }

@@ -48,4 +48,18 @@ public sealed class TenantLimits
     public long? TokensPerMinute { get; set; }
     public long? DailyTokens { get; set; }
     public long? MonthlyTokens { get; set; }
+
+    /// <summary>Cost budgets, in the currency of the tenant's models' prices (see <see cref="CostCurrency"/>); 0 allows no spend.</summary>
+    public decimal? DailyCost { get; set; }
+    public decimal? MonthlyCost { get; set; }
+
+    /// <summary>
+    /// The currency the cost budgets are in (ISO 4217). Optional: when set, every price of every model the
+    /// tenant may use must be in it, so a price table moved to another currency stops start-up instead of
+    /// silently reading a USD budget as CNY.
+    /// </summary>
+    public string? CostCurrency { get; set; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool HasCostBudget => DailyCost is not null || MonthlyCost is not null;
 }

@@ -29,8 +29,17 @@ public sealed record LimitsDocument(
     [property: JsonPropertyName("DailyTokens")] long? DailyTokens,
     [property: JsonPropertyName("MonthlyTokens")] long? MonthlyTokens)
 {
+    [JsonPropertyName("DailyCost")] public decimal? DailyCost { get; init; }
+    [JsonPropertyName("MonthlyCost")] public decimal? MonthlyCost { get; init; }
+    [JsonPropertyName("CostCurrency")] public string? CostCurrency { get; init; }
+
     public static LimitsDocument From(TenantLimits limits) =>
-        new(limits.RequestsPerMinute, limits.ConcurrentStreams, limits.TokensPerMinute, limits.DailyTokens, limits.MonthlyTokens);
+        new(limits.RequestsPerMinute, limits.ConcurrentStreams, limits.TokensPerMinute, limits.DailyTokens, limits.MonthlyTokens)
+        {
+            DailyCost = limits.DailyCost,
+            MonthlyCost = limits.MonthlyCost,
+            CostCurrency = limits.CostCurrency,
+        };
 }
 
 /// <summary>A key's public face: its id (a prefix of its hash), never the key or the whole hash.</summary>

@@ -13,7 +13,7 @@ namespace OmniGateway.Tenants;
 /// </summary>
 public sealed partial class TenantInput
 {
-    private static readonly string[] LimitNames = ["RequestsPerMinute", "ConcurrentStreams", "TokensPerMinute", "DailyTokens", "MonthlyTokens"];
+    private static readonly string[] LimitNames = ["RequestsPerMinute", "ConcurrentStreams", "TokensPerMinute", "DailyTokens", "MonthlyTokens", "DailyCost", "MonthlyCost", "CostCurrency"];
     private static readonly string[] ReadOnlyFields = ["Source", "Keys", "CreatedAt", "UpdatedAt"];
 
     public string? Id { get; private set; }
@@ -25,6 +25,12 @@ public sealed partial class TenantInput
 
     /// <summary>Only the limits the body names, each with its new value (null: no limit).</summary>
     public Dictionary<string, long?> Limits { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The cost budgets the body names (null: no budget), checked against the price table by <see cref="Usage.Pricing.CostBudgetRules"/>.</summary>
+    public Dictionary<string, decimal?> CostLimits { get; } = new(StringComparer.Ordinal);
+
+    public bool CostCurrencyGiven { get; private set; }
+    public string? CostCurrency { get; private set; }
 
     public List<byte[]> KeySha256 { get; } = [];
 
@@ -77,6 +83,9 @@ public sealed partial class TenantInput
             TokensPerMinute = Pick("TokensPerMinute", current.Limits.TokensPerMinute),
             DailyTokens = Pick("DailyTokens", current.Limits.DailyTokens),
             MonthlyTokens = Pick("MonthlyTokens", current.Limits.MonthlyTokens),
+            DailyCost = CostLimits.TryGetValue("DailyCost", out var daily) ? daily : current.Limits.DailyCost,
+            MonthlyCost = CostLimits.TryGetValue("MonthlyCost", out var monthly) ? monthly : current.Limits.MonthlyCost,
+            CostCurrency = CostCurrencyGiven ? CostCurrency : current.Limits.CostCurrency,
         };
         return current with
         {
@@ -156,6 +165,21 @@ public sealed partial class TenantInput
             {
                 return GatewayErrors.BadRequest("unknown_field",
                     $"'{GatewayErrors.Truncate(limit.Name)}' is not a limit. Limits: {string.Join(", ", LimitNames)}.", $"Limits.{limit.Name}");
+            }
+            if (name is "DailyCost" or "MonthlyCost")
+            {
+                // Range, decimals and currency are checked with the price table once the whole tenant is known.
+                if (limit.Value.ValueKind == JsonValueKind.Null) CostLimits[name] = null;
+                else if (limit.Value.ValueKind == JsonValueKind.Number && limit.Value.TryGetDecimal(out var amount) && amount >= 0) CostLimits[name] = amount;
+                else return Invalid($"Limits.{name}", $"Limits.{name} must be a non-negative amount in the currency of the tenant's models' prices (e.g. 25.50), or null for no budget.");
+                continue;
+            }
+            if (name == "CostCurrency")
+            {
+                if (limit.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                    return Invalid("Limits.CostCurrency", "Limits.CostCurrency must be an ISO 4217 code such as \"USD\", or null.");
+                (CostCurrencyGiven, CostCurrency) = (true, limit.Value.GetString());
+                continue;
             }
             var max = name is "RequestsPerMinute" or "ConcurrentStreams" ? int.MaxValue : long.MaxValue;
             if (limit.Value.ValueKind == JsonValueKind.Null) Limits[name] = null;

@@ -47,6 +47,7 @@ public static partial class TenantsAdminApi
 
         var now = time.GetUtcNow();
         var tenant = input.ApplyTo(new StoredTenant(id, null, false, [], new TenantLimits(), now, now), now);
+        if (CostBudgetProblem(tenant, catalog) is { } costProblem) return costProblem.ToResult();
         var keys = input.KeySha256.Select(hash => (KeyIds.FromHash(hash), hash)).ToList();
         var created = await store.CreateAsync(tenant, keys, cancellationToken);
         if (created == TenantCreateResult.IdRetired)
@@ -68,6 +69,7 @@ public static partial class TenantsAdminApi
 
         if (await store.GetAsync(id, cancellationToken) is not { } current) return NoSuchTenant(id).ToResult();
         var updated = input.ApplyTo(current, time.GetUtcNow());
+        if (CostBudgetProblem(updated, catalog) is { } costProblem) return costProblem.ToResult();
         if (!await store.UpdateAsync(updated, cancellationToken)) return NoSuchTenant(id).ToResult();
         return TypedResults.Ok(FromStore(updated, await store.ListKeysAsync(id, cancellationToken)));
     }
@@ -106,6 +108,11 @@ public static partial class TenantsAdminApi
         Log.KeyRevoked(logger, keyId, id);
         return TypedResults.NoContent();
     }
+
+    /// <summary>Cost budgets against the price table, on the tenant as it would be stored (a PATCH of AllowedModels alone can break them too).</summary>
+    private static GatewayError? CostBudgetProblem(StoredTenant tenant, ModelCatalog catalog) =>
+        Usage.Pricing.CostBudgetRules.Check("Limits.", tenant.Limits, tenant.AllowedModels, catalog.Models.ToDictionary(m => m.Id, m => m.Options, StringComparer.Ordinal))
+            is { } problem ? GatewayErrors.BadRequest("invalid_tenant", problem.Problem, problem.Key) : null;
 
     private static async Task<TenantDocument?> FindAsync(string id, ITenantStore store, TenantDirectory directory, CancellationToken cancellationToken)
     {

@@ -37,6 +37,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly UsageOptions _options;
     private readonly TimeProvider _time;
     private readonly UsageJournal _journal;
+    private readonly CostBudgets? _costBudgets;
     private readonly ILogger<GroupCommitLedger> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Pending> _batch;
@@ -57,9 +58,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 
     /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
-        UsageJournal? journal = null)
+        UsageJournal? journal = null, CostBudgets? costBudgets = null)
     {
-        (_store, _budgets, _options, _time, _logger) = (store, budgets, options.Value, time, logger);
+        (_store, _budgets, _options, _time, _logger, _costBudgets) = (store, budgets, options.Value, time, logger, costBudgets);
         _journal = journal ?? new UsageJournal(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<UsageJournal>.Instance);
         _batch = new List<Pending>(_options.MaxBatchSize);
         _records = new List<UsageRecord>(_options.MaxBatchSize);
@@ -86,7 +87,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await ReplayJournalAsync();
-        _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
+        var totals = await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken);
+        _budgets.Reload(totals, _time.GetUtcNow());
+        _costBudgets?.Reload(totals, _time.GetUtcNow());
         _lastCheckpoint = _time.GetTimestamp();
         _started = true;
         HandOver(); // whatever was queued before start
@@ -230,6 +233,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 RecordsCommitted += records.Count;
                 LastFailure = null;
                 _budgets.Apply(totals);
+                _costBudgets?.Apply(totals);
                 foreach (var item in batch) item.Succeed();
                 return;
             }
@@ -287,6 +291,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 Commits++;
                 RecordsCommitted += missing.Count;
                 _budgets.Apply(totals);
+                _costBudgets?.Apply(totals);
             }
             _journal.Clear();
             LastFailure = null;
@@ -319,7 +324,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         try
         {
             var now = _time.GetUtcNow();
-            _budgets.Reload(await _store.ReadTotalsAsync(now, CancellationToken.None), now);
+            var totals = await _store.ReadTotalsAsync(now, CancellationToken.None);
+            _budgets.Reload(totals, now);
+            _costBudgets?.Reload(totals, now);
         }
         catch (Exception exception)
         {

@@ -20,6 +20,8 @@ public static class UsageExtensions
         builder.Services.AddSingleton<GroupCommitLedger>();
         builder.Services.AddSingleton<IUsageLedger>(services => services.GetRequiredService<GroupCommitLedger>());
         builder.Services.AddSingleton<Pricing.PriceTable>();
+        builder.Services.AddSingleton<CostBudgets>();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<Tenants.GatewayOptions>, Pricing.CostBudgetOptionsValidator>();
         builder.Services.AddSingleton<UsageRecorder>();
         builder.Services.AddHostedService<UsageStoreStartup>();
         builder.Services.AddHealthChecks().AddCheck<UsageStoreHealthCheck>("usage_store", tags: ["ready"]);

@@ -23,4 +23,8 @@ public static class UsagePeriods
 }
 
 /// <summary>A tenant's committed tokens in one budget period, as the store last reported them.</summary>
-public readonly record struct PeriodTotal(string TenantId, BudgetPeriod Period, long PeriodStartMs, long TotalTokens);
+public readonly record struct PeriodTotal(string TenantId, BudgetPeriod Period, long PeriodStartMs, long TotalTokens)
+{
+    /// <summary>Committed cost in 1e-9 currency units (what the cost budgets count; see <see cref="CostBudgets.ChargedNanos"/>).</summary>
+    public long CostNanos { get; init; }
+}

@@ -8,8 +8,9 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
-        // Priced once, here: the stored amount is what history keeps, whatever the table says later.
-        record = record with { Cost = prices.CostOf(record) };
+        // Priced once, here: the stored amount is what history keeps, whatever the table says later. A call that
+        // reserved against a cost budget is priced with the version it reserved at.
+        record = record with { Cost = record.ReservedAtPrice is { } reservedAt ? Pricing.UsageCost.Of(record.Usage, reservedAt) : prices.CostOf(record) };
         // On the span first: what the call was holds even if storing its record fails.
         Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.

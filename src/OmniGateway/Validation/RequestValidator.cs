@@ -183,7 +183,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
 
         // The output cap is forwarded whenever admission may have to lower it to fit a budget (RateLimiting/).
         var maxOutputTokens = Math.Min(requestedMaxOutput ?? long.MaxValue, model.Options.MaxOutputTokens);
-        var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null;
+        var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null || tenant.Limits.HasCostBudget;
         var (upstreamBody, maxOutputSlot) = RequestEnricher.WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
         return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody)
         {

@@ -14,6 +14,9 @@ public sealed record ValidatedRequest(
     string Modalities,
     ReadOnlyMemory<byte> UpstreamBody)
 {
+    /// <summary>What the cost budgets reserved for this call, and the price version it is priced with; null without a cost budget.</summary>
+    public Usage.CostReservation? ReservedCost { get; init; }
+
     /// <summary>Attribution tags for the usage record (metadata and <c>x-omnigateway-tags</c>).</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = Usage.UsageRecord.EmptyTags;
 

@@ -22,7 +22,7 @@ public sealed class LedgerRecords(UsageDatabase database)
         command.CommandText = """
             SELECT request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome, upstream_response_id,
                 input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms, upstream_attempts, reserved_tokens,
-                record_key, cost_picos, currency, price_effective_ms, tags_json
+                record_key, cost_picos, currency, price_effective_ms, tags_json, reserved_cost_picos
             FROM usage_records
             """ + (tenantId is null ? "" : " WHERE tenant_id = @tenant") + " ORDER BY id";
         if (tenantId is not null) command.AddParameter("@tenant", tenantId);
@@ -42,6 +42,7 @@ public sealed class LedgerRecords(UsageDatabase database)
                 Cost = reader.IsDBNull(22) ? null : new UsageCost(reader.IsDBNull(21) ? null : UsageCost.FromPicos(reader.GetInt64(21)),
                     reader.GetString(22), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(23))),
                 Tags = RecordTags.FromJson(reader.GetNullableString(24)),
+                ReservedCost = reader.IsDBNull(25) ? null : UsageCost.FromPicos(reader.GetInt64(25)),
             };
             records.Add(new StoredUsageRecord(record, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(17))));
         }

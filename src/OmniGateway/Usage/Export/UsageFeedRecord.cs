@@ -44,6 +44,7 @@ public static class UsageFeedRecord
             Tokens(w, "reserved_tokens", record.ReservedTokens);
             if (record.Cost?.Amount is { } amount) w.WriteNumber("cost", amount); else w.WriteNull("cost");
             w.WriteString("currency", record.Cost?.Currency);
+            if (record.ReservedCost is { } reservedCost) w.WriteNumber("reserved_cost", reservedCost); else w.WriteNull("reserved_cost");
             if (record.Cost is { } cost) w.WriteString("price_effective_from", Instant(cost.PriceEffectiveFrom)); else w.WriteNull("price_effective_from");
             w.WriteStartObject("tags");
             foreach (var (key, value) in record.Tags) w.WriteString(key, value);

@@ -127,7 +127,9 @@ public sealed record UsageCost(decimal? Amount, string Currency, DateTimeOffset 
     }
 
     /// <summary>The stored form; null when unknown or (beyond any real call) too large for 64 bits.</summary>
-    public long? Picos => Amount is { } amount && amount <= long.MaxValue / PicosPerUnit ? (long)(amount * PicosPerUnit) : null;
+    public long? Picos => Amount is { } amount ? ToPicos(amount) : null;
+
+    public static long? ToPicos(decimal amount) => amount <= long.MaxValue / PicosPerUnit ? (long)(amount * PicosPerUnit) : null;
 
     public static decimal FromPicos(long picos) => Normalize(picos / (decimal)PicosPerUnit);
 

@@ -98,6 +98,12 @@ internal static class Migrations
                 created_at_ms BIGINT NOT NULL);
             CREATE INDEX ix_usage_outbox_sink_seq ON usage_outbox (sink, seq);
             """),
+        // Cost budgets: the period totals count cost (1e-9 units, each charge rounded up), and a record keeps
+        // what admission reserved against them, charged in place of a cost its unreported usage cannot give.
+        (9, """
+            ALTER TABLE usage_totals ADD COLUMN cost_nanos BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE usage_records ADD COLUMN reserved_cost_picos BIGINT NULL;
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

@@ -14,18 +14,19 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            upstream_attempts, reserved_tokens, usage_reported, record_key, cost_picos, currency, price_effective_ms, tags_json)
+            upstream_attempts, reserved_tokens, usage_reported, record_key, cost_picos, currency, price_effective_ms, tags_json, reserved_cost_picos)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @upstream_attempts, @reserved_tokens, @usage_reported, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
+            @upstream_attempts, @reserved_tokens, @usage_reported, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json, @reserved_cost_picos)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
     private const string UpsertTotal = """
-        INSERT INTO usage_totals (tenant_id, period, period_start_ms, requests, total_tokens) VALUES (@tenant_id, @period, @start, @requests, @tokens)
+        INSERT INTO usage_totals (tenant_id, period, period_start_ms, requests, total_tokens, cost_nanos) VALUES (@tenant_id, @period, @start, @requests, @tokens, @cost_nanos)
         ON CONFLICT (tenant_id, period, period_start_ms)
-        DO UPDATE SET requests = usage_totals.requests + excluded.requests, total_tokens = usage_totals.total_tokens + excluded.total_tokens
-        RETURNING total_tokens
+        DO UPDATE SET requests = usage_totals.requests + excluded.requests, total_tokens = usage_totals.total_tokens + excluded.total_tokens,
+            cost_nanos = usage_totals.cost_nanos + excluded.cost_nanos
+        RETURNING total_tokens, cost_nanos
         """;
 
     public UsageDatabase Database => database;
@@ -35,14 +36,14 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     {
         var recordedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
         // Sorted, so that two instances lock the same total rows in the same order and never deadlock.
-        var deltas = new SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens)>();
+        var deltas = new SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens, long CostNanos)>();
         foreach (var record in records)
         {
             foreach (var period in (ReadOnlySpan<BudgetPeriod>)[BudgetPeriod.Day, BudgetPeriod.Month])
             {
                 var key = (record.TenantId, period, UsagePeriods.Start(period, record.StartedAt).ToUnixTimeMilliseconds());
                 deltas.TryGetValue(key, out var delta);
-                deltas[key] = (delta.Requests + 1, delta.Tokens + record.ChargedTokens); // unreported usage: its reservation
+                deltas[key] = (delta.Requests + 1, delta.Tokens + record.ChargedTokens, delta.CostNanos + CostBudgets.ChargedNanos(record)); // unreported usage: its reservation
             }
         }
 
@@ -64,7 +65,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     }
 
     private async Task<IReadOnlyList<PeriodTotal>> AppendAsync(LedgerWriter writer, IReadOnlyList<UsageRecord> records,
-        SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens)> deltas, long recordedAt, CancellationToken cancellationToken)
+        SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens, long CostNanos)> deltas, long recordedAt, CancellationToken cancellationToken)
     {
         var connection = writer.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -85,7 +86,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             foreach (var (key, _) in deltas)
             {
                 await reader.ReadAsync(cancellationToken);
-                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, reader.GetInt64(0)));
+                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, reader.GetInt64(0)) { CostNanos = reader.GetInt64(1) });
                 await reader.NextResultAsync(cancellationToken);
             }
         }
@@ -102,8 +103,9 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             foreach (var (key, delta) in deltas)
             {
                 Total(key, delta)(upsert.Parameters, upsert.CreateParameter);
-                var total = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!; // RETURNING always yields the row
-                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, total));
+                await using var returned = await upsert.ExecuteReaderAsync(cancellationToken);
+                await returned.ReadAsync(cancellationToken); // RETURNING always yields the row
+                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, returned.GetInt64(0)) { CostNanos = returned.GetInt64(1) });
             }
         }
         // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
@@ -182,7 +184,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT tenant_id, period, period_start_ms, total_tokens FROM usage_totals
+            SELECT tenant_id, period, period_start_ms, total_tokens, cost_nanos FROM usage_totals
             WHERE (period = 'day' AND period_start_ms = @day) OR (period = 'month' AND period_start_ms = @month)
             """;
         command.AddParameter("@day", UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds())
@@ -192,7 +194,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         while (await reader.ReadAsync(cancellationToken))
         {
             totals.Add(new PeriodTotal(reader.GetString(0), reader.GetString(1) == "day" ? BudgetPeriod.Day : BudgetPeriod.Month,
-                reader.GetInt64(2), reader.GetInt64(3)));
+                reader.GetInt64(2), reader.GetInt64(3)) { CostNanos = reader.GetInt64(4) });
         }
         return totals;
     }
@@ -245,9 +247,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@currency", record.Cost?.Currency);
         Add(parameters, create, "@price_effective_ms", record.Cost?.PriceEffectiveFrom.ToUnixTimeMilliseconds());
         Add(parameters, create, "@tags_json", RecordTags.ToJson(record.Tags));
+        Add(parameters, create, "@reserved_cost_picos", record.ReservedCost is { } reserved ? Pricing.UsageCost.ToPicos(reserved) : null);
     };
 
-    private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens) delta) =>
+    private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens, long CostNanos) delta) =>
         (parameters, create) =>
         {
             Add(parameters, create, "@tenant_id", key.Tenant);
@@ -255,6 +258,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             Add(parameters, create, "@start", key.Start);
             Add(parameters, create, "@requests", delta.Requests);
             Add(parameters, create, "@tokens", delta.Tokens);
+            Add(parameters, create, "@cost_nanos", delta.CostNanos);
         };
 
     private static void Add(DbParameterCollection parameters, Func<DbParameter> create, string name, object? value)

@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using OmniGateway.Errors;
+using OmniGateway.Tenants;
+using OmniGateway.Usage.Pricing;
+using OmniGateway.Validation;
+
+namespace OmniGateway.Usage;
+
+/// <summary>
+/// Daily and monthly cost budgets (<c>Limits:DailyCost</c> / <c>MonthlyCost</c>), with the token budgets'
+/// reservation rules: an admitted call reserves its worst-case cost — the input estimate and the output cap
+/// at the highest input and output rates of the price version in force when it starts — until its record is
+/// stored; the output cap is lowered to what the tighter budget has left; a call that cannot fit even a
+/// minimal answer is refused before the upstream is called. The call is then priced with that same version,
+/// so its cost never exceeds its reservation beyond the input estimate's error, and a call whose usage is
+/// never reported is charged its reservation. Committed totals come from the store (<c>usage_totals.cost_nanos</c>).
+/// </summary>
+public sealed class CostBudgets(TimeProvider time, PriceTable prices)
+{
+    /// <summary>The totals count 1e-9 currency units; a charge is rounded up to one, so a budget is never undercounted.</summary>
+    public const decimal NanosPerUnit = 1_000_000_000m;
+
+    private readonly ConcurrentDictionary<string, TenantCost> _tenants = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Reserves the call's worst-case cost, lowering its output cap to fit. <paramref name="request"/> is the
+    /// token-admitted request: its output cap is what the token budgets left. Dispose once the record is stored.
+    /// </summary>
+    public CostAdmission Admit(TenantContext tenant, ValidatedRequest request)
+    {
+        var limits = tenant.Limits;
+        if (!limits.HasCostBudget) return new CostAdmission(request);
+        var now = time.GetUtcNow();
+        if (prices.Find(request.Model.Id, now) is not { } price) return new CostAdmission(NotPriced(request.Model.Id));
+
+        var inputRate = Math.Max(price.InputPerMillion, Math.Max(price.CachedInputPerMillion, price.AudioInputPerMillion ?? 0));
+        var outputRate = Math.Max(price.OutputPerMillion, price.AudioOutputPerMillion ?? 0);
+        var input = request.InputTokenEstimate;
+        // Token admission reserved input + the output cap it forwards (lowered to its budgets' room).
+        var outputCap = request.ReservedTokens is { } held ? held - input : request.MaxOutputTokens;
+        var inputCost = input * inputRate / 1_000_000m;
+        var minimum = inputCost + Math.Min(TokenBudgets.MinOutputTokens, outputCap) * outputRate / 1_000_000m;
+
+        var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
+        var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
+        var budget = Get(tenant.TenantId);
+        lock (budget)
+        {
+            var output = outputCap;
+            if (Fit(budget, BudgetPeriod.Day, day, limits.DailyCost, price.Currency, inputCost, minimum, outputRate, ref output, now) is { } dayRefusal)
+                return new CostAdmission(dayRefusal);
+            if (Fit(budget, BudgetPeriod.Month, month, limits.MonthlyCost, price.Currency, inputCost, minimum, outputRate, ref output, now) is { } monthRefusal)
+                return new CostAdmission(monthRefusal);
+
+            if (output < outputCap && !request.ForwardMaxOutputTokens(output))
+                throw new InvalidOperationException("A cost-budgeted call carries no max_output_tokens to lower (RequestValidator forwards one when a budget is set).");
+            var reservation = inputCost + output * outputRate / 1_000_000m;
+            if (limits.DailyCost is not null) budget.Counter(BudgetPeriod.Day, day).Reserved += reservation;
+            if (limits.MonthlyCost is not null) budget.Counter(BudgetPeriod.Month, month).Reserved += reservation;
+            var admitted = request with { ReservedCost = new CostReservation(UsageCost.Normalize(reservation), price) };
+            return new CostAdmission(admitted, this, budget, limits.DailyCost is null ? null : day, limits.MonthlyCost is null ? null : month, reservation);
+        }
+    }
+
+    /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
+    public void Apply(IReadOnlyList<PeriodTotal> totals)
+    {
+        foreach (var total in totals)
+        {
+            var budget = Get(total.TenantId);
+            lock (budget) budget.Counter(total.Period, total.PeriodStartMs).Committed = total.CostNanos / NanosPerUnit;
+        }
+    }
+
+    /// <summary>Replaces every committed total with the store's (start-up and periodic refresh), dropping past periods.</summary>
+    public void Reload(IReadOnlyList<PeriodTotal> totals, DateTimeOffset now)
+    {
+        var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
+        var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
+        var byKey = totals.ToDictionary(t => (t.TenantId, t.Period, t.PeriodStartMs), t => t.CostNanos / NanosPerUnit);
+        foreach (var total in totals) Get(total.TenantId);
+        foreach (var (tenantId, budget) in _tenants)
+        {
+            lock (budget)
+            {
+                foreach (var ((period, start), counter) in budget.Counters.ToArray())
+                {
+                    if (start == (period == BudgetPeriod.Day ? day : month)) counter.Committed = byKey.GetValueOrDefault((tenantId, period, start));
+                    else if (counter.Reserved == 0) budget.Counters.Remove((period, start));
+                }
+                foreach (var period in (ReadOnlySpan<BudgetPeriod>)[BudgetPeriod.Day, BudgetPeriod.Month])
+                {
+                    var start = period == BudgetPeriod.Day ? day : month;
+                    if (byKey.TryGetValue((tenantId, period, start), out var committed)) budget.Counter(period, start).Committed = committed;
+                }
+            }
+        }
+    }
+
+    /// <summary>Committed and reserved cost of a tenant in the period holding <paramref name="instant"/>.</summary>
+    public (decimal Committed, decimal Reserved) Snapshot(string tenantId, BudgetPeriod period, DateTimeOffset instant)
+    {
+        var budget = Get(tenantId);
+        lock (budget)
+        {
+            return budget.Counters.TryGetValue((period, UsagePeriods.Start(period, instant).ToUnixTimeMilliseconds()), out var c)
+                ? (c.Committed, c.Reserved)
+                : (0, 0);
+        }
+    }
+
+    /// <summary>What a stored record charges the cost budgets: its cost, or its reservation when usage was never reported; 1e-9 units, rounded up.</summary>
+    public static long ChargedNanos(UsageRecord record)
+    {
+        var amount = record.UsageReported ? record.Cost?.Amount : record.ReservedCost;
+        if (amount is not { } value || value <= 0) return 0;
+        return (long)decimal.Ceiling(Math.Min(value, 9_000_000_000m) * NanosPerUnit);
+    }
+
+    internal void Release(TenantCost budget, long? day, long? month, decimal reservation)
+    {
+        lock (budget)
+        {
+            if (day is { } d) budget.Counter(BudgetPeriod.Day, d).Reserved -= reservation;
+            if (month is { } m) budget.Counter(BudgetPeriod.Month, m).Reserved -= reservation;
+        }
+    }
+
+    private TenantCost Get(string tenantId) => _tenants.GetOrAdd(tenantId, static _ => new TenantCost());
+
+    private static GatewayError? Fit(TenantCost budget, BudgetPeriod period, long start, decimal? limit, string currency, decimal inputCost, decimal minimum,
+        decimal outputRate, ref long output, DateTimeOffset now)
+    {
+        if (limit is not { } max) return null;
+        var counter = budget.Counter(period, start);
+        var room = max - counter.Committed - counter.Reserved;
+        if (room >= minimum)
+        {
+            if (outputRate > 0 && (room - inputCost) * 1_000_000m / outputRate is var fits && fits < output) output = (long)decimal.Floor(fits);
+            return null;
+        }
+        var name = period == BudgetPeriod.Day ? "daily" : "monthly";
+        var code = $"{name}_cost_budget_exceeded";
+        var key = period == BudgetPeriod.Day ? "DailyCost" : "MonthlyCost";
+        if (max - counter.Committed >= minimum)
+        {
+            // Only reserved by calls in flight: they may end costing less.
+            return GatewayErrors.RateLimited(code, $"Requests in flight have reserved the rest of this tenant's {name} cost budget of {Money(max)} {currency}. " +
+                "Retry when they finish (see Retry-After); what they do not spend becomes available again. A lower max_output_tokens reserves less.", 1);
+        }
+        var reset = UsagePeriods.End(period, now);
+        var resetText = reset.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        return GatewayErrors.RateLimited(code,
+            $"This tenant's {name} cost budget of {Money(max)} {currency} is used up: {Money(counter.Committed)} {currency} spent, and this call needs at least " +
+            $"{Money(minimum)} {currency} (its input and {Money(TokenBudgets.MinOutputTokens)} output tokens at the current price). It resets at {resetText} (UTC); " +
+            $"retry after the time given in Retry-After, send a shorter input, or ask the gateway's operator to raise Limits.{key}.",
+            (int)Math.Ceiling((reset - now).TotalSeconds));
+    }
+
+    private static GatewayError NotPriced(string model) =>
+        GatewayErrors.Forbidden($"Your tenant has a cost budget, and model '{model}' has no price in force yet, so this call's cost cannot be bounded. " +
+                                $"Ask the gateway's operator to add a price version in force now (Models:{model}:Prices).");
+
+    private static string Money(decimal amount) => UsageCost.Normalize(decimal.Round(amount, 9, MidpointRounding.ToPositiveInfinity)).ToString(CultureInfo.InvariantCulture);
+
+    internal sealed class TenantCost
+    {
+        public Dictionary<(BudgetPeriod, long), Counter> Counters { get; } = [];
+
+        public Counter Counter(BudgetPeriod period, long start)
+        {
+            if (!Counters.TryGetValue((period, start), out var counter)) Counters[(period, start)] = counter = new Counter();
+            return counter;
+        }
+    }
+
+    internal sealed class Counter
+    {
+        public decimal Committed { get; set; }
+        public decimal Reserved { get; set; }
+    }
+}
+
+/// <summary>What admission reserved against the cost budgets, and the price version it used (the call is priced with it).</summary>
+public sealed record CostReservation(decimal Amount, ModelPrice Price);
+
+/// <summary>Admitted (holding a cost reservation until disposed; none when the tenant has no cost budget) or refused.</summary>
+public sealed class CostAdmission : IDisposable
+{
+    private readonly CostBudgets? _owner;
+    private readonly CostBudgets.TenantCost? _budget;
+    private readonly long? _day;
+    private readonly long? _month;
+    private readonly decimal _reservation;
+    private int _released;
+
+    internal CostAdmission(GatewayError rejection) => Rejection = rejection;
+
+    internal CostAdmission(ValidatedRequest request) => Request = request;
+
+    internal CostAdmission(ValidatedRequest request, CostBudgets owner, CostBudgets.TenantCost budget, long? day, long? month, decimal reservation)
+    {
+        (Request, _owner, _budget, _day, _month, _reservation) = (request, owner, budget, day, month, reservation);
+    }
+
+    /// <summary>The request to forward (carrying its reservation to the record); null when refused.</summary>
+    public ValidatedRequest? Request { get; }
+
+    public GatewayError? Rejection { get; }
+
+    public void Dispose()
+    {
+        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_budget!, _day, _month, _reservation);
+    }
+}
