@@ -118,7 +118,7 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
         return (long)decimal.Ceiling(Math.Min(value, 9_000_000_000m) * NanosPerUnit);
     }
 
-    internal void Release(TenantCost budget, long? day, long? month, decimal reservation)
+    internal static void Release(TenantCost budget, long? day, long? month, decimal reservation)
     {
         lock (budget)
         {
@@ -211,6 +211,6 @@ public sealed class CostAdmission : IDisposable
 
     public void Dispose()
     {
-        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_budget!, _day, _month, _reservation);
+        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) CostBudgets.Release(_budget!, _day, _month, _reservation);
     }
 }
