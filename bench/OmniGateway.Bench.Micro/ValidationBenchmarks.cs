@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using OmniGateway.Errors;
 using OmniGateway.Validation;
 
 namespace OmniGateway.Bench.Micro;
@@ -31,11 +32,11 @@ public class ValidationBenchmarks
     }
 
     [Benchmark]
-    public ValidationOutcome SmallTextRequest() => _validator.Validate(_smallText, BenchSamples.AnyModelTenant);
+    public Refusable<ValidatedRequest> SmallTextRequest() => _validator.Validate(_smallText, BenchSamples.AnyModelTenant);
 
     [Benchmark]
-    public ValidationOutcome TypicalInlineAudio100KB() => _validator.Validate(_typicalAudio, BenchSamples.AnyModelTenant);
+    public Refusable<ValidatedRequest> TypicalInlineAudio100KB() => _validator.Validate(_typicalAudio, BenchSamples.AnyModelTenant);
 
     [Benchmark]
-    public ValidationOutcome LargeInlineAudio9MB() => _validator.Validate(_largeAudio, BenchSamples.AnyModelTenant);
+    public Refusable<ValidatedRequest> LargeInlineAudio9MB() => _validator.Validate(_largeAudio, BenchSamples.AnyModelTenant);
 }

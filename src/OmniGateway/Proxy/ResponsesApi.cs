@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OmniGateway.Auth;
 using OmniGateway.Errors;
@@ -21,38 +22,33 @@ public static class ResponsesApi
             .WithDescription("The upstream's Responses request. With \"stream\": true the answer is the upstream's SSE stream, relayed event by event; " +
                              "without it, one JSON Response object. Unknown voices, bad media and other requests the upstream would fail on are refused with 400 before any upstream call.")
             .Accepts<ResponsesRequestDocument>("application/json")
-            // One 200 with both bodies (two Produces for one status would keep only the last); the SSE schema is set in OpenApiFilters.
-            .Produces<ResponseDocument>(StatusCodes.Status200OK, "text/event-stream", "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest, "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status401Unauthorized, "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status413PayloadTooLarge, "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status429TooManyRequests, "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status502BadGateway, "application/json")
-            .Produces<ErrorDocument>(StatusCodes.Status504GatewayTimeout, "application/json");
+            // The errors come from the handler's type (GatewayErrorResult). One 200 with both bodies (two Produces for one
+    // status would keep only the last); the SSE schema is set in OpenApiFilters.
+            .Produces<ResponseDocument>(StatusCodes.Status200OK, "text/event-stream", "application/json");
         return app;
     }
 
     // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
-    private static async Task HandleAsync(HttpContext context, RequestValidator validator, ResponsesForwarder forwarder, IOptions<GatewayOptions> options,
-        TenantAdmission admission, CostBudgets costBudgets, AdmissionMetrics admissionMetrics)
+    private static async Task<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, RequestValidator validator,
+        ResponsesForwarder forwarder, IOptions<GatewayOptions> options, TenantAdmission admission, CostBudgets costBudgets, AdmissionMetrics admissionMetrics)
     {
         var tenant = context.GetTenant();
 
-        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes);
-        if (readError is not null) { await readError.WriteAsync(context); return; }
+        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes)).Refused(out var body, out var readError))
+            return readError.ToResult();
 
-        ValidationOutcome outcome;
-        using (body!.Value)
+        Refusable<ValidatedRequest> validated;
+        using (body)
         {
-            outcome = validator.Validate(body.Value.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString());
+            validated = validator.Validate(body.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString());
         }
-        if (outcome.Error is { } error) { await error.WriteAsync(context); return; }
+        if (validated.Refused(out var request, out var invalid)) return invalid.ToResult();
 
         // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
         //    (requests per minute and open streams were checked by the route's admission filter before the body was read).
         //    The reservations are released when the call ends, after its record is stored.
-        using var admitted = admission.AdmitTokens(tenant, outcome.Request!); // one of Request/Error is always set
-        if (admitted.Rejection is { } refused) { await refused.WriteAsync(context); return; }
+        using var admitted = admission.AdmitTokens(tenant, request);
+        if (admitted.Rejection is { } refused) return refused.ToResult();
 
         // 2b. Cost budgets (Limits:DailyCost / MonthlyCost): the call's worst-case cost at the price in force now,
         //     reserved (and its output cap lowered to fit) after the token budgets; released with them.
@@ -60,10 +56,10 @@ public static class ResponsesApi
         if (costAdmitted.Rejection is { } overCost)
         {
             admissionMetrics.Refused("cost_budget");
-            await overCost.WriteAsync(context);
-            return;
+            return overCost.ToResult();
         }
 
         await forwarder.ForwardAsync(context, tenant, costAdmitted.Request!); // set unless refused
+        return TypedResults.Empty; // the forwarder has answered: a stream, one JSON object, or an error
     }
 }

@@ -25,9 +25,9 @@ public static class RequestBodyReader
         }
     }
 
-    public static async Task<(Body? Body, GatewayError? Error)> ReadAsync(HttpRequest request, long maxBytes)
+    public static async Task<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes)
     {
-        if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
+        if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
         // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
@@ -39,7 +39,7 @@ public static class RequestBodyReader
         // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
         var cap = (int)Math.Min(request.ContentLength is { } claimed ? claimed + 1 : maxBytes + 1, maxBytes + 1);
         var held = Math.Min(cap, InitialBufferBytes);
-        if (!budget.TryTake(held)) return (null, Busy());
+        if (!budget.TryTake(held)) return Busy();
         var buffer = ArrayPool<byte>.Shared.Rent(held);
         var length = 0;
         try
@@ -54,7 +54,7 @@ public static class RequestBodyReader
                     if (!budget.TryTake(size))
                     {
                         Release(buffer, held, budget);
-                        return (null, Busy());
+                        return Busy();
                     }
                     var larger = ArrayPool<byte>.Shared.Rent(size);
                     buffer.AsSpan(0, length).CopyTo(larger);
@@ -78,9 +78,9 @@ public static class RequestBodyReader
         if (length > maxBytes)
         {
             Release(buffer, held, budget);
-            return (null, TooLarge(maxBytes));
+            return TooLarge(maxBytes);
         }
-        return (new Body(buffer, length, budget, held), null);
+        return new Body(buffer, length, budget, held);
     }
 
     private static void Release(byte[] buffer, int held, RequestBufferBudget budget)

@@ -15,7 +15,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
 {
 
     /// <param name="tagsHeader">The <c>x-omnigateway-tags</c> header, merged with the body's <c>metadata</c> into the record's tags.</param>
-    public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null)
+    public Refusable<ValidatedRequest> Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null)
     {
         // JsonDocument checks string contents lazily: GetString on invalid UTF-8 would throw (a 500)
         // long after parsing, and such bytes must not be forwarded either. One vectorised pass settles it.
@@ -86,7 +86,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
     }
 
-    private ValidationOutcome Validate(JsonElement root, TenantContext tenant, int bodyLength, string? tagsHeader)
+    private Refusable<ValidatedRequest> Validate(JsonElement root, TenantContext tenant, int bodyLength, string? tagsHeader)
     {
         if (root.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");

@@ -47,9 +47,3 @@ public sealed record ValidatedRequest(
         return Utf8Formatter.TryFormat(tokens, slot, out _);
     }
 }
-
-public readonly record struct ValidationOutcome(ValidatedRequest? Request, GatewayError? Error)
-{
-    public static implicit operator ValidationOutcome(GatewayError error) => new(null, error);
-    public static implicit operator ValidationOutcome(ValidatedRequest request) => new(request, null);
-}

@@ -18,9 +18,9 @@ public sealed class MicroBenchmarksSmokeTests
         var benchmarks = new ValidationBenchmarks();
         benchmarks.Setup();
 
-        Assert.NotNull(benchmarks.SmallTextRequest().Request);
-        var typical = benchmarks.TypicalInlineAudio100KB().Request;
-        var large = benchmarks.LargeInlineAudio9MB().Request;
+        Assert.NotNull(benchmarks.SmallTextRequest().Value);
+        var typical = benchmarks.TypicalInlineAudio100KB().Value;
+        var large = benchmarks.LargeInlineAudio9MB().Value;
         Assert.NotNull(typical);
         Assert.NotNull(large);
         Assert.True(typical.WantsAudio);

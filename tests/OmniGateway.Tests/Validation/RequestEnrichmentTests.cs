@@ -160,7 +160,7 @@ public sealed class RequestEnrichmentTests
                 return;
         }
         Assert.True(outcome.Error is null, $"{file}: {outcome.Error?.Code} {outcome.Error?.Param}");
-        var request = outcome.Request!; // no error means a request
+        var request = outcome.Value!; // no error means a request
         using var sent = Parse(request);
         var root = sent.RootElement;
         var before = original.RootElement;
@@ -193,7 +193,7 @@ public sealed class RequestEnrichmentTests
         Assert.Null(accepted.Error);
 
         var implicitText = thinking.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"", "\"enable_thinking\":true")), TestCatalog.AnyModelTenant);
-        var request = Assert.IsType<ValidatedRequest>(implicitText.Request);
+        var request = Assert.IsType<ValidatedRequest>(implicitText.Value);
         using var sent = Parse(request);
         Assert.Equal(["text"], Strings(sent.RootElement.GetProperty("modalities")));
         Assert.False(sent.RootElement.TryGetProperty("audio", out _));
@@ -219,7 +219,7 @@ public sealed class RequestEnrichmentTests
         for (var i = 0; i < configured.Length; i++) settings[$"models:text-first:defaultModalities:{i}"] = configured[i];
         var validator = new RequestValidator(TestCatalog.Load(settings));
         var outcome = validator.Validate(Encoding.UTF8.GetBytes("""{"model":"text-first","input":"hi"}"""), TestCatalog.AnyModelTenant);
-        var request = Assert.IsType<ValidatedRequest>(outcome.Request);
+        var request = Assert.IsType<ValidatedRequest>(outcome.Value);
         using var sent = Parse(request);
         Assert.Equal(audio ? ["text", "audio"] : ["text"], Strings(sent.RootElement.GetProperty("modalities")));
         Assert.Equal(audio, sent.RootElement.TryGetProperty("audio", out _));

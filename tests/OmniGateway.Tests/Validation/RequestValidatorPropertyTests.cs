@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OmniGateway.Errors;
 using OmniGateway.Validation;
 
 namespace OmniGateway.Tests.Validation;
@@ -70,7 +71,7 @@ public sealed class RequestValidatorPropertyTests
     /// <summary>True when accepted, false when refused, null when the contract was broken (recorded in failures).</summary>
     private static bool? Check(byte[] body, List<string> failures, string label)
     {
-        ValidationOutcome outcome;
+        Refusable<ValidatedRequest> outcome;
         try
         {
             outcome = Validator.Validate(body, TestCatalog.AnyModelTenant);
@@ -80,7 +81,7 @@ public sealed class RequestValidatorPropertyTests
             failures.Add($"{label}: {exception.GetType().Name}: {exception.Message}\n{Preview(body)}");
             return null;
         }
-        if ((outcome.Request is null) == (outcome.Error is null))
+        if ((outcome.Value is null) == (outcome.Error is null))
         {
             failures.Add($"{label}: outcome must hold exactly one of request and error\n{Preview(body)}");
             return null;
@@ -91,7 +92,7 @@ public sealed class RequestValidatorPropertyTests
                 failures.Add($"{label}: unexpected error {error.Status} {error.Type} {error.Code}\n{Preview(body)}");
             return false;
         }
-        using var sent = JsonDocument.Parse(outcome.Request!.UpstreamBody); // checked above: a request when no error
+        using var sent = JsonDocument.Parse(outcome.Value!.UpstreamBody); // checked above: a request when no error
         if (!sent.RootElement.TryGetProperty("stream", out var stream) || stream.ValueKind != JsonValueKind.True)
             failures.Add($"{label}: accepted body not forwarded with stream:true\n{Preview(body)}");
         return true;

@@ -243,7 +243,7 @@ public sealed class RequestValidatorTests
     public void ModelAllowedForTenant_IsAccepted()
     {
         var tenant = new TenantContext("narrow", "key-n", ["some-other-model", TestCatalog.Model], new TenantLimits());
-        Assert.NotNull(Validator.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"")), tenant).Request);
+        Assert.NotNull(Validator.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"")), tenant).Value);
     }
 
     [Fact]
@@ -310,20 +310,20 @@ public sealed class RequestValidatorTests
         Assert.Equal("wav", audio.GetProperty("format").GetString());
     }
 
-    internal static ValidationOutcome Validate(string body, TenantContext? tenant = null) =>
+    internal static Refusable<ValidatedRequest> Validate(string body, TenantContext? tenant = null) =>
         Validator.Validate(Encoding.UTF8.GetBytes(body), tenant ?? TestCatalog.AnyModelTenant);
 
     internal static ValidatedRequest Accept(string body)
     {
         var outcome = Validate(body);
         Assert.True(outcome.Error is null, $"refused: {outcome.Error?.Code} {outcome.Error?.Param} {outcome.Error?.Message}");
-        return Assert.IsType<ValidatedRequest>(outcome.Request);
+        return Assert.IsType<ValidatedRequest>(outcome.Value);
     }
 
     private static GatewayError Refuse(string body, TenantContext? tenant = null)
     {
         var outcome = Validate(body, tenant);
-        Assert.Null(outcome.Request);
+        Assert.Null(outcome.Value);
         return Assert.IsType<GatewayError>(outcome.Error);
     }
 
