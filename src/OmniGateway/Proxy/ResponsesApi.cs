@@ -51,7 +51,7 @@ public static class ResponsesApi
         // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
         //    (requests per minute and open streams were checked by the route's admission filter before the body was read).
         //    The reservations are released when the call ends, after its record is stored.
-        using var admitted = admission.AdmitTokens(tenant, outcome.Request!); // one of Request/Error is always set
+        using var admitted = await admission.AdmitTokensAsync(tenant, outcome.Request!, context.TraceIdentifier); // one of Request/Error is always set
         if (admitted.Rejection is { } refused) { await refused.WriteAsync(context); return; }
 
         await forwarder.ForwardAsync(context, tenant, admitted.Request);
