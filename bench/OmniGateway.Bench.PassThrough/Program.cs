@@ -35,5 +35,8 @@ app.Map("/{**path}", async (HttpContext context, IHttpForwarder forwarder) =>
 {
     await forwarder.SendAsync(context, destination, invoker, request, HttpTransformer.Default);
 });
-app.Run();
+await app.StartAsync();
+// Its logging is off, so it says where it listens itself (port 0 becomes a free port): the bench reads this line.
+foreach (var address in app.Urls) Console.WriteLine($"Now listening on: {address}");
+await app.WaitForShutdownAsync();
 return 0;

@@ -10,7 +10,7 @@ public sealed record StreamShape(int TextDeltas, int EventDelayMs, int AudioByte
 }
 
 /// <summary>
-/// The fake upstream, run as its own process (<c>OmniGateway.Bench upstream --port N</c>): a Kestrel app
+/// The fake upstream, run as its own process (<c>OmniGateway.Bench upstream PORT</c>): a Kestrel app
 /// on loopback that answers <c>POST /v1/responses</c> in the upstream's documented event format. Direct,
 /// gateway and nginx runs all hit this one server, so what differs between them is only the hop.
 /// <c>PUT /control/shape</c> sets the stream; <c>POST /control/release</c> ends held streams.
@@ -54,7 +54,10 @@ public static class BenchUpstream
             catch (OperationCanceledException) { }
             catch (IOException) { }
         });
-        await app.RunAsync();
+        await app.StartAsync();
+        // Its logging is off, so it says where it listens itself (port 0 becomes a free port): the driver reads this line.
+        foreach (var address in app.Urls) Console.WriteLine($"Now listening on: {address}");
+        await app.WaitForShutdownAsync();
 
         // Ends the streams held so far; streams that start afterwards wait on a fresh latch.
         void ReleaseHeld() =>

@@ -4,7 +4,8 @@ using OmniGateway.Bench;
 // OmniGateway.Bench run [--smoke] [--warmup SECONDS] [--out FOLDER]
 //                                                  every scenario; results to FOLDER (default bench/results);
 //                                                  warm-up per target before any measured round (full: 30 s)
-// OmniGateway.Bench upstream PORT                  the fake upstream alone (the run starts it itself)
+// OmniGateway.Bench upstream PORT                  the fake upstream alone (the run starts it itself, on port 0:
+//                                                  it prints "Now listening on: URL")
 switch (args.FirstOrDefault())
 {
     case "upstream" when args.Length == 2 && int.TryParse(args[1], out var port):
@@ -16,7 +17,7 @@ switch (args.FirstOrDefault())
         if (warmIndex >= 0 && warmIndex + 1 < args.Length && double.TryParse(args[warmIndex + 1], System.Globalization.CultureInfo.InvariantCulture, out var warm))
             profile = profile with { WarmUp = TimeSpan.FromSeconds(warm) };
         var outIndex = Array.IndexOf(args, "--out");
-        var folder = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(Launch.RepoRoot(), "bench", "results");
+        var folder = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(BuildOutput.RepoRoot(), "bench", "results");
         var clock = Stopwatch.StartNew();
         var results = await BenchRun.RunAsync(profile, line => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {line}"));
         Console.WriteLine(Report.Write(results, folder, clock.Elapsed));

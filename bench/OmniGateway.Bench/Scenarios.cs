@@ -240,9 +240,9 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 if (await Task.WhenAny(allOpen.Task, allEnded, Task.Delay(TimeSpan.FromMinutes(2))) != allOpen.Task)
                     throw new InvalidOperationException($"only {opened} of {level} streams opened through {target.Name}");
                 await Task.Delay(TimeSpan.FromSeconds(1)); // settle: the last connections' handshakes are not idle cost
-                var open = process.Sample();
+                var open = process!.Sample();
                 await Task.Delay(TimeSpan.FromSeconds(3));
-                var idle = process.Sample();
+                var idle = process!.Sample();
                 await _control.PostAsync("/control/release", null);
                 var done = await Task.WhenAll(streams);
                 if (done.Any(d => !d.Ok)) throw new InvalidOperationException($"{done.Count(d => !d.Ok)} held streams through {target.Name} failed");

@@ -12,6 +12,7 @@ using OmniGateway.Shutdown;
 using OmniGateway.Simulator;
 using OmniGateway.Tenants;
 using OmniGateway.Usage;
+using OmniGateway.Usage.Export;
 using OmniGateway.Validation;
 
 ConfigurationWatch.PollConfigurationFiles(); // appsettings reload without a recursive watch of the content root (the ledger lives there)
@@ -28,6 +29,7 @@ builder.AddRequestValidation();  // contract 3.2 rules, 3.3 enrichment
 builder.AddUpstreamProxy();      // IHttpForwarder + SSE relay
 builder.AddSimulator();          // used when Upstream:Mode resolves to Simulator
 builder.AddUsageLedger();        // SQLite | Postgres: records, budgets, API tenants
+builder.AddUsageExport();        // Usage:Export:Webhooks ← durable outbox in the usage store
 builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port

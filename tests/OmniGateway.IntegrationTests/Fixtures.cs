@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -20,6 +21,9 @@ public static class Fixtures
         return document.RootElement.GetProperty("streams").GetProperty(stream).Clone();
     }
 
+    /// <summary>The usage a sample stream reports, as expected.json gives it: what a record of it must hold.</summary>
+    public static ExpectedUsage Usage(string stream) => ExpectedUsage.Of(Expected(stream));
+
     /// <summary>Splits a stream after each blank line (LF framing, as the samples use), keeping every byte.</summary>
     public static List<byte[]> SplitEvents(byte[] stream)
     {
@@ -39,4 +43,19 @@ public static class Fixtures
     }
 
     public static string Utf8(byte[] bytes) => Encoding.UTF8.GetString(bytes);
+}
+
+/// <summary>A sample stream's token figures and response id (expected.json), also as the text a log property holds.</summary>
+public sealed record ExpectedUsage(long InputTokens, long OutputTokens, long TotalTokens, string ResponseId)
+{
+    public static ExpectedUsage Of(JsonElement expected)
+    {
+        var usage = expected.GetProperty("usage");
+        return new(usage.GetProperty("input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64(),
+            usage.GetProperty("total_tokens").GetInt64(), expected.GetProperty("responseId").GetString()!);
+    }
+
+    public string Input => InputTokens.ToString(CultureInfo.InvariantCulture);
+    public string Output => OutputTokens.ToString(CultureInfo.InvariantCulture);
+    public string Total => TotalTokens.ToString(CultureInfo.InvariantCulture);
 }

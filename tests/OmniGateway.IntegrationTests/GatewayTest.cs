@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace OmniGateway.IntegrationTests;
@@ -33,6 +34,12 @@ public abstract class GatewayTest(bool withUpstream = true) : IAsyncLifetime
         await Gateway.DisposeAsync();
         if (withUpstream) await Upstream.DisposeAsync();
     }
+
+    protected static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    /// <summary>POST /v1/responses as the tenant, returning once the headers are in (the body streams).</summary>
+    protected Task<HttpResponseMessage> PostAsync(string body) =>
+        Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = Json(body) }, HttpCompletionOption.ResponseHeadersRead);
 
     /// <summary>The <c>error</c> object of an answer, which must be JSON in the contract's shape.</summary>
     protected static async Task<JsonElement> ErrorOf(HttpResponseMessage response)

@@ -3,10 +3,6 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using OmniGateway.Catalog;
 
 namespace OmniGateway.IntegrationTests;
@@ -21,18 +17,16 @@ public sealed class OpenApiTests(OpenApiTests.Factory factory) : IClassFixture<O
     private const string UpstreamKey = "sk-openapi-upstream-key-9d2e7b1a5c3f4e80b6d2";
     private const string DocumentPath = "/swagger/v1/swagger.json";
 
-    public sealed class Factory : WebApplicationFactory<Program>
+    /// <summary>The suite's gateway with a tenant of its own and a real-looking upstream key that must never surface; the simulator is forced so no call leaves the process.</summary>
+    public sealed class Factory() : GatewayFactory(upstream: null, new Dictionary<string, string?>
     {
-        protected override void ConfigureWebHost(IWebHostBuilder builder) =>
-            builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Gateway:Tenants:0:Id"] = "openapi-tests",
-                ["Gateway:Tenants:0:KeySha256:0"] = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(TenantKey))),
-                // A real-looking upstream key that must never surface, with the simulator forced so no call leaves the process.
-                ["Upstream:ApiKey"] = UpstreamKey,
-                ["Upstream:Mode"] = "Simulator",
-            }));
-    }
+        ["Upstream:ApiKey"] = OpenApiTests.UpstreamKey, // qualified: GatewayFactory has keys of the same names
+        ["Upstream:Mode"] = "Simulator",
+    }, tenants: new Dictionary<string, string?>
+    {
+        ["Gateway:Tenants:0:Id"] = "openapi-tests",
+        ["Gateway:Tenants:0:KeySha256:0"] = Sha256(OpenApiTests.TenantKey),
+    });
 
     [Fact]
     public async Task SwaggerJson_IsAnonymous_AndDescribesResponsesRequestBody()

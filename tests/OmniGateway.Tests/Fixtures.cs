@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace OmniGateway.Tests;
 
 /// <summary>The upstream samples, as copied next to the test assembly (tests/fixtures → fixtures).</summary>
@@ -13,6 +15,16 @@ internal static class Fixtures
 
     public static IEnumerable<string> StreamFiles() =>
         Directory.EnumerateFiles(Upstream(), "*.sse").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal);
+
+    /// <summary>The token figures and response id a sample stream reports, as expected.json gives them.</summary>
+    public static (long InputTokens, long OutputTokens, long TotalTokens, string ResponseId) Expected(string stream)
+    {
+        using var document = JsonDocument.Parse(Bytes("expected.json"));
+        var expected = document.RootElement.GetProperty("streams").GetProperty(stream);
+        var usage = expected.GetProperty("usage");
+        return (usage.GetProperty("input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64(),
+            usage.GetProperty("total_tokens").GetInt64(), expected.GetProperty("responseId").GetString()!);
+    }
 
     public static byte[] QuestionWav() => Bytes("audio", "question-tone-0.1s-16k-mono16.wav");
 }

@@ -58,6 +58,7 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
                 failures.Add($"{key}:InputEstimate:TextBytesPerToken must be at least 0.5.");
             if (!(estimate.AudioTokensPerKiB >= 0 && estimate.ImageTokensPerKiB >= 0 && estimate.VideoTokensPerKiB >= 0 && estimate.UrlMediaTokens >= 0))
                 failures.Add($"{key}:InputEstimate: AudioTokensPerKiB, ImageTokensPerKiB, VideoTokensPerKiB and UrlMediaTokens must not be negative.");
+            Usage.Pricing.PriceTable.Validate(key, model.Prices, failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

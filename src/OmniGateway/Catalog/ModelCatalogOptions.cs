@@ -32,6 +32,9 @@ public sealed class ModelOptions
     [Range(1, long.MaxValue)]
     public long MaxInlineBase64Bytes { get; set; } = 10_485_760;
 
+    /// <summary>Versioned price table; empty means calls of this model carry no cost.</summary>
+    public List<PriceOptions> Prices { get; set; } = [];
+
     /// <summary>
     /// The most output tokens one call may generate: the output cap a call reserves against its tenant's
     /// budgets when the request sets no <c>max_output_tokens</c>, and the ceiling of one it sets.

@@ -39,7 +39,7 @@ public sealed class RelaySession
         var terminal = result.Terminal;
         var record = new UsageRecord(RequestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, result.Started ? _time.GetElapsedTime(_startTimestamp, result.FirstEventTimestamp).TotalMilliseconds : null,
-            _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, ReservedTokens = Request.ReservedTokens };
+            _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, ReservedTokens = Request.ReservedTokens, Tags = Request.Tags };
         _metrics.CallRecorded(record);
         return _recorder.RecordAsync(record);
     }

@@ -44,7 +44,7 @@ public static class ResponsesApi
         ValidationOutcome outcome;
         using (body!.Value)
         {
-            outcome = validator.Validate(body.Value.Memory, tenant);
+            outcome = validator.Validate(body.Value.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString());
         }
         if (outcome.Error is { } error) { await error.WriteAsync(context); return; }
 

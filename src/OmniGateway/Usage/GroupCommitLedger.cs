@@ -190,7 +190,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         try
         {
             var stored = await _store.StoredOfAsync(journaled, CancellationToken.None);
-            var missing = journaled.Where(r => !stored.Contains(SqlUsageStore.Identity(r))).ToList();
+            var missing = journaled.Where(r => !stored.Contains(r)).ToList();
             if (missing.Count > 0)
             {
                 var started = _time.GetTimestamp();

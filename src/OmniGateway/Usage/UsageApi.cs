@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using OmniGateway.Auth;
 using OmniGateway.Catalog;
@@ -27,18 +28,18 @@ public static class UsageApi
     }
 
     private static Task<IResult> GetOwnUsageAsync(HttpContext context, string? from, string? to, string? granularity,
-        SqlUsageStore store, CancellationToken cancellationToken) =>
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
         // The tenant comes from the key, never from the query: one tenant cannot read another's usage.
-        AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, store, cancellationToken);
+        AnswerAsync(context, context.GetTenant().TenantId, null, from, to, granularity, groupBy, tag, store, cancellationToken);
 
     private static Task<IResult> GetAnyUsageAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        SqlUsageStore store, CancellationToken cancellationToken) =>
-        AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, store, cancellationToken);
+        [FromQuery(Name = "group_by")] string? groupBy, string[]? tag, SqlUsageStore store, CancellationToken cancellationToken) =>
+        AnswerAsync(context, NullIfEmpty(tenant), NullIfEmpty(model), from, to, granularity, groupBy, tag, store, cancellationToken);
 
     private static async Task<IResult> AnswerAsync(HttpContext context, string? tenant, string? model, string? from, string? to, string? granularity,
-        SqlUsageStore store, CancellationToken cancellationToken)
+        string? groupBy, string[]? tags, SqlUsageStore store, CancellationToken cancellationToken)
     {
-        var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity);
+        var (query, error) = UsageQueryParser.Parse(tenant, model, from, to, granularity, groupBy, tags);
         if (error is not null) return error.ToResult();
         // The clock from the container, as everywhere (tests move it); Parse set one of query/error.
         (query, error) = UsageQueryBounds.WithDefaultPeriod(query!, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
@@ -46,21 +47,28 @@ public static class UsageApi
         var rows = await store.QueryAsync(query!, cancellationToken, limit: UsageQueryBounds.MaxRows + 1);
         if (rows.Count > UsageQueryBounds.MaxRows) return UsageQueryBounds.TooManyRows().ToResult();
 
-        if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows), "text/csv; charset=utf-8", Encoding.UTF8);
-        return TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));
+        var byTag = query!.GroupByTag is not null;
+        if (WantsCsv(context.Request)) return TypedResults.Text(ToCsv(rows, byTag), "text/csv; charset=utf-8", Encoding.UTF8);
+        return byTag
+            ? TypedResults.Ok(new ListDocument<TaggedUsageRowDocument>(rows.Select(r => TaggedUsageRowDocument.From(r, query.GroupByTag!)).ToArray()))
+            : TypedResults.Ok(new ListDocument<UsageRowDocument>(rows.Select(UsageRowDocument.From).ToArray()));
     }
 
     private static bool WantsCsv(HttpRequest request) =>
         MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted)
         && accepted.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) && a.Quality is not 0);
 
-    private static string ToCsv(IReadOnlyList<UsageRow> rows)
+    private static string ToCsv(IReadOnlyList<UsageRow> rows, bool byTag)
     {
-        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens\r\n");
+        var csv = new StringBuilder("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens,cost,currency");
+        csv.Append(byTag ? ",tag_value\r\n" : "\r\n");
         foreach (var r in rows)
         {
             csv.Append(Field(r.Tenant)).Append(',').Append(Field(r.Model)).Append(',').Append(UsageRowDocument.Instant(r.PeriodStart))
-                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens},{r.UnreportedRequests},{r.ReservedTokens}\r\n");
+                .Append(CultureInfo.InvariantCulture, $",{r.Requests},{r.InputTokens},{r.CachedTokens},{r.OutputTokens},{r.ReasoningTokens},{r.TotalTokens},{r.UnreportedRequests},{r.ReservedTokens},")
+                .Append(r.Cost?.ToString(CultureInfo.InvariantCulture)).Append(',').Append(r.Currency);
+            if (byTag) csv.Append(',').Append(r.TagValue is null ? "" : Field(r.TagValue));
+            csv.Append("\r\n");
         }
         return csv.ToString();
     }
@@ -86,10 +94,35 @@ public sealed record UsageRowDocument(
     [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
     [property: JsonPropertyName("total_tokens")] long TotalTokens,
     [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
-    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens)
+    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
+    [property: JsonPropertyName("cost")] decimal? Cost,
+    [property: JsonPropertyName("currency")] string? Currency)
 {
     public static UsageRowDocument From(UsageRow row) => new(row.Tenant, row.Model, Instant(row.PeriodStart), row.Requests, row.InputTokens,
-        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.UnreportedRequests, row.ReservedTokens);
+        row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens, row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
 
     public static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+}
+
+/// <summary>A row of a <c>group_by=tag:&lt;key&gt;</c> answer: the usual row, plus the tag and its value (null: calls without it).</summary>
+public sealed record TaggedUsageRowDocument(
+    [property: JsonPropertyName("tenant")] string Tenant,
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("period_start")] string PeriodStart,
+    [property: JsonPropertyName("tag_key")] string TagKey,
+    [property: JsonPropertyName("tag_value")] string? TagValue,
+    [property: JsonPropertyName("requests")] long Requests,
+    [property: JsonPropertyName("input_tokens")] long InputTokens,
+    [property: JsonPropertyName("cached_tokens")] long CachedTokens,
+    [property: JsonPropertyName("output_tokens")] long OutputTokens,
+    [property: JsonPropertyName("reasoning_tokens")] long ReasoningTokens,
+    [property: JsonPropertyName("total_tokens")] long TotalTokens,
+    [property: JsonPropertyName("unreported_requests")] long UnreportedRequests,
+    [property: JsonPropertyName("reserved_tokens")] long ReservedTokens,
+    [property: JsonPropertyName("cost")] decimal? Cost,
+    [property: JsonPropertyName("currency")] string? Currency)
+{
+    public static TaggedUsageRowDocument From(UsageRow row, string tagKey) => new(row.Tenant, row.Model, UsageRowDocument.Instant(row.PeriodStart),
+        tagKey, row.TagValue, row.Requests, row.InputTokens, row.CachedTokens, row.OutputTokens, row.ReasoningTokens, row.TotalTokens,
+        row.UnreportedRequests, row.ReservedTokens, row.Cost, row.Currency);
 }

@@ -18,6 +18,7 @@ public static class UsageExtensions
         builder.Services.AddSingleton<UsageJournal>();
         builder.Services.AddSingleton<GroupCommitLedger>();
         builder.Services.AddSingleton<IUsageLedger>(services => services.GetRequiredService<GroupCommitLedger>());
+        builder.Services.AddSingleton<Pricing.PriceTable>();
         builder.Services.AddSingleton<UsageRecorder>();
         builder.Services.AddHostedService<UsageStoreStartup>();
         builder.Services.AddHealthChecks().AddCheck<UsageStoreHealthCheck>("usage_store", tags: ["ready"]);

@@ -6,7 +6,8 @@ namespace OmniGateway.Usage;
 /// <summary>The query string of the usage endpoints, checked; a bad value is a 400 naming its parameter.</summary>
 public static class UsageQueryParser
 {
-    public static (UsageQuery? Query, GatewayError? Error) Parse(string? tenant, string? model, string? from, string? to, string? granularity)
+    public static (UsageQuery? Query, GatewayError? Error) Parse(string? tenant, string? model, string? from, string? to, string? granularity,
+        string? groupBy = null, IReadOnlyList<string?>? tags = null)
     {
         if (!TryInstant(from, out var fromInstant)) return (null, BadInstant("from", from!));
         if (!TryInstant(to, out var toInstant)) return (null, BadInstant("to", to!));
@@ -25,7 +26,27 @@ public static class UsageQueryParser
             return (null, GatewayErrors.BadRequest("invalid_granularity",
                 $"granularity '{GatewayErrors.Truncate(granularity!)}' is not one of total (the default), day or hour.", "granularity"));
         }
-        return (new UsageQuery(tenant, model, fromInstant, toInstant, grain.Value), null);
+        string? groupByTag = null;
+        if (!string.IsNullOrEmpty(groupBy))
+        {
+            if (!groupBy.StartsWith("tag:", StringComparison.Ordinal) || !RecordTags.IsValidKey(groupBy[4..]))
+                return (null, GatewayErrors.BadRequest("invalid_group_by",
+                    $"group_by '{GatewayErrors.Truncate(groupBy)}' must be tag:<key>, e.g. group_by=tag:feature (keys are letters, digits, '_', '-', '.').", "group_by"));
+            groupByTag = groupBy[4..];
+        }
+        var filters = new List<KeyValuePair<string, string>>();
+        foreach (var tag in tags ?? [])
+        {
+            if (string.IsNullOrEmpty(tag)) continue;
+            var colon = tag.IndexOf(':');
+            if (colon <= 0 || !RecordTags.IsValidKey(tag[..colon]))
+                return (null, GatewayErrors.BadRequest("invalid_tag",
+                    $"tag '{GatewayErrors.Truncate(tag)}' must be <key>:<value>, e.g. tag=feature:voice-search.", "tag"));
+            if (filters.Count == RecordTags.MaxCount)
+                return (null, GatewayErrors.BadRequest("invalid_tag", $"At most {RecordTags.MaxCount} tag filters per query.", "tag"));
+            filters.Add(new(tag[..colon], tag[(colon + 1)..]));
+        }
+        return (new UsageQuery(tenant, model, fromInstant, toInstant, grain.Value) { GroupByTag = groupByTag, TagFilters = filters }, null);
     }
 
     /// <summary>An ISO-8601 date or instant; without an offset it is taken as UTC.</summary>

@@ -30,6 +30,20 @@ public sealed record UsageRecord(
     /// <summary>Tries the upstream call took (retries before the first byte); 0 when it never reached the upstream.</summary>
     public int UpstreamAttempts { get; init; }
 
+    /// <summary>
+    /// Unique per record, unlike the request id (a caller may send the same <c>x-request-id</c> twice):
+    /// the feed's idempotency key, so a receiver that deduplicates never drops a second, billable call.
+    /// </summary>
+    public string RecordKey { get; init; } = "rec_" + Guid.CreateVersion7().ToString("N");
+
+    /// <summary>Priced at record time with the version in force when the call started; null when the model has no price.</summary>
+    public Pricing.UsageCost? Cost { get; init; }
+
+    /// <summary>The caller's attribution tags (metadata and <c>x-omnigateway-tags</c>); empty when untagged.</summary>
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = EmptyTags;
+
+    public static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Admission's reservation (input estimate plus output cap); null when the call held none.</summary>
     public long? ReservedTokens { get; init; }
 

@@ -4,10 +4,12 @@ namespace OmniGateway.Usage;
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TenantAdmission admission)
+    RateLimiting.TenantAdmission admission, Pricing.PriceTable prices)
 {
     public async ValueTask RecordAsync(UsageRecord record)
     {
+        // Priced once, here: the stored amount is what history keeps, whatever the table says later.
+        record = record with { Cost = prices.CostOf(record) };
         // On the span first: what the call was holds even if storing its record fails.
         Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.

@@ -16,7 +16,8 @@ public sealed class RequestValidator(ModelCatalog catalog)
 {
     private static readonly string[] Roles = ["user", "assistant", "system"];
 
-    public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant)
+    /// <param name="tagsHeader">The <c>x-omnigateway-tags</c> header, merged with the body's <c>metadata</c> into the record's tags.</param>
+    public ValidationOutcome Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null)
     {
         // JsonDocument checks string contents lazily: GetString on invalid UTF-8 would throw (a 500)
         // long after parsing, and such bytes must not be forwarded either. One vectorised pass settles it.
@@ -41,7 +42,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 return GatewayErrors.BadRequest("invalid_json",
                     "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
             if (MemberNames.Check(document.RootElement) is { } caseTwin) return caseTwin;
-            return Validate(document.RootElement, tenant, body.Length);
+            return Validate(document.RootElement, tenant, body.Length, tagsHeader);
         }
     }
 
@@ -87,7 +88,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
     }
 
-    private ValidationOutcome Validate(JsonElement root, TenantContext tenant, int bodyLength)
+    private ValidationOutcome Validate(JsonElement root, TenantContext tenant, int bodyLength, string? tagsHeader)
     {
         if (root.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");
@@ -109,6 +110,9 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 $"Your tenant may not use model '{model.Id}'. Allowed: {string.Join(", ", tenant.AllowedModels)}.", "model");
 
         if (ValidateInput(root, model) is { } inputError) return inputError;
+
+        var (tags, tagError) = Usage.RecordTags.Read(root, tagsHeader);
+        if (tagError is not null) return tagError;
 
         var clientWantsStream = false;
         if (root.TryGetProperty("stream", out var stream))
@@ -188,6 +192,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
             MaxOutputTokens = maxOutputTokens,
             MaxOutputTokensSlot = maxOutputSlot,
+            Tags = tags,
         };
     }
 

@@ -14,6 +14,9 @@ public sealed record ValidatedRequest(
     string Modalities,
     ReadOnlyMemory<byte> UpstreamBody)
 {
+    /// <summary>Attribution tags for the usage record (metadata and <c>x-omnigateway-tags</c>).</summary>
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = Usage.UsageRecord.EmptyTags;
+
     /// <summary>Width of the <c>max_output_tokens</c> value in the body: any long, padded with JSON whitespace.</summary>
     internal const int MaxOutputTokensWidth = 19;
 

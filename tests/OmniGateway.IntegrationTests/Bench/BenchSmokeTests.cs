@@ -8,6 +8,7 @@ namespace OmniGateway.IntegrationTests.Bench;
 /// gateway process, nginx when installed — and must produce every section with numbers. No timing is
 /// asserted here; speed is judged by the full run's ratios (bench/results/latest.md).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class BenchSmokeTests
 {
     [Fact]
@@ -16,22 +17,10 @@ public sealed partial class BenchSmokeTests
         var output = Directory.CreateTempSubdirectory("og-bench-smoke-");
         try
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            var start = new ProcessStartInfo("dotnet");
             foreach (var arg in new[] { BenchDll(), "run", "--smoke", "--out", output.FullName }) start.ArgumentList.Add(arg);
-            using var bench = Process.Start(start)!;
-            var stdout = bench.StandardOutput.ReadToEndAsync();
-            var stderr = bench.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-            try
-            {
-                await bench.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                bench.Kill(entireProcessTree: true);
-                throw;
-            }
-            Assert.True(bench.ExitCode == 0, $"bench exited {bench.ExitCode}:\n{await stderr}\n{await stdout}");
+            var (exitCode, stdout, stderr) = await ChildProcess.RunToEndAsync(start, TimeSpan.FromMinutes(4));
+            Assert.True(exitCode == 0, $"bench exited {exitCode}:\n{stderr}\n{stdout}");
 
             var report = await File.ReadAllTextAsync(Path.Combine(output.FullName, "latest.md"));
             foreach (var section in new[] { "## Targets", "## 1. Latency", "## 2. Throughput", "## 3. Scale", "Soak:", "## 4. Large bodies" })

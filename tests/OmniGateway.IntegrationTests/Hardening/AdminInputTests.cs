@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using OmniGateway.IntegrationTests.Usage;
 
@@ -8,8 +7,7 @@ namespace OmniGateway.IntegrationTests.Hardening;
 /// <summary>Issue 9.4: admin input is matched whole, and a deleted tenant's id is never handed out again (both stores).</summary>
 public sealed class AdminInputTests
 {
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task TrailingNewlineIdOrHash_Is400_AndARetiredIdIs409(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -39,10 +39,10 @@ public sealed class AuthFailureTests : GatewayTest
         using (var valid = await Client.GetAsync("/v1/models"))
             Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
 
-        var refusals = Gateway.Logs.Entries.Where(e => e.EventId.Id == 1100 && e.Properties.GetValueOrDefault("Code") == "invalid_api_key").ToList();
-        Assert.Equal(requestIds.Order(), refusals.Select(e => e.Properties["RequestId"]!).Order());
-        Assert.All(refusals, e => Assert.Contains("key", e.Properties["Reason"], StringComparison.Ordinal));
-        Assert.Single(Gateway.Logs.Entries, e => e.EventId.Id == 1100 && e.Properties.GetValueOrDefault("Code") == "too_many_failed_keys");
+        var refusals = Gateway.Logs.GetSnapshot().Where(e => e.Id.Id == 1100 && e.GetStructuredStateValue("Code") == "invalid_api_key").ToList();
+        Assert.Equal(requestIds.Order(), refusals.Select(e => e.GetStructuredStateValue("RequestId")!).Order());
+        Assert.All(refusals, e => Assert.Contains("key", e.GetStructuredStateValue("Reason"), StringComparison.Ordinal));
+        Assert.Single(Gateway.Logs.GetSnapshot(), e => e.Id.Id == 1100 && e.GetStructuredStateValue("Code") == "too_many_failed_keys");
         Assert.DoesNotContain("dddddddddddd", Gateway.Logs.AllText(), StringComparison.Ordinal);
     }
 
@@ -53,6 +53,6 @@ public sealed class AuthFailureTests : GatewayTest
         wrong.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", WrongKey);
         using (var first = await wrong.GetAsync("/v1/models")) Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
         using (var second = await wrong.GetAsync("/v1/models")) Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
-        Assert.Contains(Gateway.Logs.Entries, e => e.EventId.Id == 1100 && (e.Properties["Reason"] ?? "").Contains("not looked up again", StringComparison.Ordinal));
+        Assert.Contains(Gateway.Logs.GetSnapshot(), e => e.Id.Id == 1100 && (e.GetStructuredStateValue("Reason") ?? "").Contains("not looked up again", StringComparison.Ordinal));
     }
 }

@@ -25,7 +25,7 @@ public sealed class MalformedBodyFuzzTests(Xunit.Abstractions.ITestOutputHelper 
         """{"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""",
     ];
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task TenThousandMalformedBodies_AllGetA4xxErrorObject_AndNoneReachTheUpstream()
     {
         var random = new Random(Seed);

@@ -1,10 +1,12 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Hardening;
 
 /// <summary>Issue 9.5: with a management port, operational data is served there and nowhere else (a real process, two ports).</summary>
+[Trait("Category", "Slow")]
 public sealed class ManagementPortTests
 {
     [Fact]
@@ -12,17 +14,11 @@ public sealed class ManagementPortTests
     {
         var folder = Path.Combine(Path.GetTempPath(), "og-mgmt-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var managementPort = GatewayProcess.FreePort();
         try
         {
-            await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>
-            {
-                ["Usage:ConnectionString"] = $"Data Source={Path.Combine(folder, "usage.db")}",
-                ["Gateway:Tenants:0:Id"] = "alpha",
-                ["Gateway:Tenants:0:KeySha256:0"] = LedgerGateway.Sha256(LedgerGateway.AlphaKey),
-                ["Management:Port"] = managementPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            }, folder);
-            using var api = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+            var (gateway, managementPort) = await StartWithManagementPortAsync(folder);
+            await using var owned = gateway;
+            using var api = new HttpClient { BaseAddress = await ApiAddressAsync(gateway, managementPort), Timeout = TimeSpan.FromSeconds(30) };
             using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}"), Timeout = TimeSpan.FromSeconds(30) };
 
             // The API port: no metrics, readiness without detail, liveness as before.
@@ -61,5 +57,48 @@ public sealed class ManagementPortTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// The API binds port 0; the management port must be a real one (0 turns it off), so it alone is probed
+    /// free — and probed again if another process took it before the gateway bound it.
+    /// </summary>
+    private static async Task<(ChildProcess Gateway, int ManagementPort)> StartWithManagementPortAsync(string folder)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var managementPort = FreePort();
+            try
+            {
+                return (await GatewayProcess.StartAsync(new Dictionary<string, string?>
+                {
+                    ["Usage:ConnectionString"] = $"Data Source={Path.Combine(folder, "usage.db")}",
+                    ["Gateway:Tenants:0:Id"] = "alpha",
+                    ["Gateway:Tenants:0:KeySha256:0"] = LedgerGateway.Sha256(LedgerGateway.AlphaKey),
+                    ["Management:Port"] = managementPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                }, folder), managementPort);
+            }
+            catch (InvalidOperationException exception) when (attempt < 3 && exception.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    /// <summary>The address the gateway printed that is not the management port's.</summary>
+    private static async Task<Uri> ApiAddressAsync(ChildProcess gateway, int managementPort)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (gateway.Addresses.FirstOrDefault(a => a.Port != managementPort) is { } api) return api;
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("The gateway printed no API address:\n" + gateway.LastLines);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 
 namespace OmniGateway.IntegrationTests.Hardening;
 
@@ -26,15 +25,13 @@ public sealed class RefusalLogTests : GatewayTest
             {
                 Assert.Equal(status, (int)response.StatusCode);
                 var requestId = response.Headers.GetValues("x-request-id").Single();
-                var line = Assert.Single(Gateway.Logs.Entries, e => e.EventId.Id == 1100 && e.Properties.GetValueOrDefault("RequestId") == requestId);
-                Assert.Equal(status.ToString(System.Globalization.CultureInfo.InvariantCulture), line.Properties["Status"]);
-                Assert.Equal(code, line.Properties["Code"]);
-                Assert.Equal(param ?? "-", line.Properties["Param"]);
-                Assert.Equal(tenant, line.Properties["TenantId"]);
+                var line = Assert.Single(Gateway.Logs.GetSnapshot(), e => e.Id.Id == 1100 && e.GetStructuredStateValue("RequestId") == requestId);
+                Assert.Equal(status.ToString(System.Globalization.CultureInfo.InvariantCulture), line.GetStructuredStateValue("Status"));
+                Assert.Equal(code, line.GetStructuredStateValue("Code"));
+                Assert.Equal(param ?? "-", line.GetStructuredStateValue("Param"));
+                Assert.Equal(tenant, line.GetStructuredStateValue("TenantId"));
             }
         }
         Assert.Empty(Upstream.Requests);
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }

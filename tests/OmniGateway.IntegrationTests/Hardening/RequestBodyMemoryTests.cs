@@ -10,7 +10,7 @@ public sealed class RequestBodyMemoryTests(Xunit.Abstractions.ITestOutputHelper 
 {
     private const string BodyStart = "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"";
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task EightConnectionsClaiming60MB_AndTrickling1KB_GrowTheGatewayByAFewMBAtMost()
     {
         var folder = Path.Combine(Path.GetTempPath(), "og-body-" + Guid.NewGuid().ToString("N"));

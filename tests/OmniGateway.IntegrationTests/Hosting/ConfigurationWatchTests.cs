@@ -7,6 +7,7 @@ namespace OmniGateway.IntegrationTests.Hosting;
 /// and every ledger commit beneath it (data/ by default) would wake it (issue 11). Checked on a real
 /// process, since WebApplicationFactory turns configuration reloading off.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ConfigurationWatchTests
 {
     [Fact]

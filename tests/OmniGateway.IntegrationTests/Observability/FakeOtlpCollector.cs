@@ -1,12 +1,5 @@
 using System.Collections.Concurrent;
 using System.IO.Compression;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace OmniGateway.IntegrationTests.Observability;
 
@@ -31,15 +24,11 @@ public sealed class FakeOtlpCollector : IAsyncDisposable
 
     public static async Task<FakeOtlpCollector> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var collector = new FakeOtlpCollector(app);
         app.MapPost("/v1/traces", context => collector.ReceiveAsync(context, collector.TraceExports));
         app.MapPost("/v1/metrics", context => collector.ReceiveAsync(context, collector.MetricExports));
-        await app.StartAsync();
-        collector.BaseUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        collector.BaseUrl = await LoopbackApp.StartAsync(app);
         return collector;
     }
 

@@ -32,14 +32,15 @@ public sealed class SecretsStaySecretTests : GatewayTest
         Assert.DoesNotContain(audioBase64[..40], logs);
 
         // Every answer, error or not, is sent only after its record is stored and logged: no waiting here.
-        var usage = Gateway.Logs.Entries.Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
+        var usage = Gateway.Logs.GetSnapshot().Where(e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, usage.Length);
-        Assert.Equal("completed", usage[0].Properties["Outcome"]);
-        Assert.Equal("web", usage[0].Properties["TenantId"]);
-        Assert.Equal("Serena", usage[0].Properties["Voice"]);
-        Assert.Equal("879", usage[0].Properties["InputTokens"]);
-        Assert.Equal("2768", usage[0].Properties["TotalTokens"]);
-        Assert.Equal("resp_21decad20f2e3587ed476f07125503ad", usage[0].Properties["UpstreamResponseId"]);
-        Assert.Equal("upstream_error", usage[1].Properties["Outcome"]);
+        Assert.Equal("completed", usage[0].GetStructuredStateValue("Outcome"));
+        Assert.Equal("web", usage[0].GetStructuredStateValue("TenantId"));
+        Assert.Equal("Serena", usage[0].GetStructuredStateValue("Voice"));
+        var expected = Fixtures.Usage("text-audio.sse"); // what FakeUpstream plays by default
+        Assert.Equal(expected.Input, usage[0].GetStructuredStateValue("InputTokens"));
+        Assert.Equal(expected.Total, usage[0].GetStructuredStateValue("TotalTokens"));
+        Assert.Equal(expected.ResponseId, usage[0].GetStructuredStateValue("UpstreamResponseId"));
+        Assert.Equal("upstream_error", usage[1].GetStructuredStateValue("Outcome"));
     }
 }

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Observability;
 
@@ -16,7 +15,7 @@ public sealed class TracingTests : IAsyncLifetime
 
     private FakeUpstream _upstream = null!;
     private FakeOtlpCollector _collector = null!;
-    private GatewayProcess _gateway = null!;
+    private ChildProcess _gateway = null!;
     private string _workingDirectory = null!;
 
     public async Task InitializeAsync()
@@ -75,7 +74,7 @@ public sealed class TracingTests : IAsyncLifetime
         Assert.Equal("qwen3.5-omni-plus-all", server.Attribute("gen_ai.request.model"));
         Assert.Equal("Tina", server.Attribute("omnigateway.voice"));
         Assert.Equal("completed", server.Attribute("omnigateway.outcome"));
-        Assert.Equal("879", server.Attribute("gen_ai.usage.input_tokens")); // text-audio.sse's usage, as the upstream reported it
+        Assert.Equal(Fixtures.Usage("text-audio.sse").Input, server.Attribute("gen_ai.usage.input_tokens")); // as the upstream reported it
         Assert.True(long.Parse(server.Attribute("gen_ai.usage.output_tokens")!) > 0);
         Assert.Single(_collector.Spans, s => s.Kind == OtlpSpanKind.Server && s.TraceId == server.TraceId);
 

@@ -1,7 +1,7 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using OmniGateway.IntegrationTests.Usage;
 
 namespace OmniGateway.IntegrationTests.Playground;
@@ -50,12 +50,12 @@ public sealed class CorsTests
     private static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task Preflight_IsAnsweredForOriginsAllowedGloballyOrByAnyTenant_AndRefusedForOthers(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        await using var gateway = new LedgerGateway(store, settings: Origins());
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = new LedgerGateway(store, settings: Origins(), time: time);
         using var anonymous = gateway.Client(null);
         using var admin = gateway.Client(LedgerGateway.AdminKey);
         using (var created = await admin.PostAsJsonAsync("/admin/tenants", new { Id = "gamma", AllowedOrigins = new[] { StoredOrigin } }))
@@ -83,7 +83,7 @@ public sealed class CorsTests
 
         // A tenant deleted through the API takes its origin with it (within the store re-read of a second).
         using (var deleted = await admin.DeleteAsync("/admin/tenants/gamma")) Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        time.Advance(TimeSpan.FromSeconds(1.1));
         using (var gone = await anonymous.SendAsync(Preflight(StoredOrigin))) Assert.Equal(HttpStatusCode.Forbidden, gone.StatusCode);
     }
 
@@ -162,8 +162,7 @@ public sealed class CorsTests
         Assert.Null(Header(plain, "Access-Control-Allow-Origin"));
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task AdminApi_StoresAllowedOrigins_Normalised_AndRefusesWhatIsNotAnOrigin(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

@@ -1,11 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using OmniGateway.IntegrationTests.Usage;
 using OmniGateway.Usage;
 using Xunit.Abstractions;
@@ -19,6 +13,7 @@ namespace OmniGateway.IntegrationTests.Playground;
 /// other loopback origins — one a tenant allows, one nobody does. Its screenshots go to the test output folder, or to
 /// docs/screenshots with OMNIGATEWAY_UPDATE_SCREENSHOTS=1.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 {
     private const string LimitedKey = "og-browser-test-limited-key-33333333333333333333";
@@ -26,7 +21,7 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
     [Fact]
     public async Task Playground_UsageView_AndCrossOriginCalls_WorkInARealBrowser()
     {
-        var root = RepositoryRoot();
+        var root = BuildOutput.RepoRoot();
         var script = Path.Combine(root, "tests", "browser", "playground.test.mjs");
         Assert.True(File.Exists(Path.Combine(root, "tests", "browser", "node_modules", "playwright-core", "package.json")),
             "playwright-core is not installed: run ./test.sh (it runs npm ci in tests/browser and installs Debian's chromium).");
@@ -97,32 +92,11 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 
     private static async Task<(int ExitCode, string Log)> RunNodeAsync(string workingDirectory, string[] arguments, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment) start.Environment[key] = value;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            return (-1, "node did not finish within 120 s\n" + await stdout + await stderr);
-        }
-        return (node.ExitCode, await stdout + await stderr);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "OmniGateway.sln"))) return folder.FullName;
-        }
-        throw new DirectoryNotFoundException("OmniGateway.sln not found above " + AppContext.BaseDirectory);
+        var (exitCode, stdout, stderr) = await ChildProcess.RunToEndAsync(start, TimeSpan.FromSeconds(120));
+        return exitCode == -1 ? (-1, stderr + stdout) : (exitCode, stdout + stderr);
     }
 
     /// <summary>An empty HTML page on its own loopback port: another origin for the browser to call the gateway from.</summary>
@@ -136,13 +110,9 @@ public sealed class PlaygroundBrowserTests(ITestOutputHelper output)
 
         public static async Task<BlankPage> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
+            var app = LoopbackApp.Create();
             app.MapGet("/", () => Results.Content("<!doctype html><html lang=\"en\"><title>another origin</title><h1>A page on another origin</h1></html>", "text/html"));
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new BlankPage(app, new Uri(address).GetLeftPart(UriPartial.Authority));
+            return new BlankPage(app, (await LoopbackApp.StartAsync(app)).GetLeftPart(UriPartial.Authority));
         }
 
         public async ValueTask DisposeAsync() => await _app.DisposeAsync();

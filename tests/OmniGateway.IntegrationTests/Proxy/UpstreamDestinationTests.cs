@@ -2,8 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using OmniGateway.Usage.Storage;
 
 namespace OmniGateway.IntegrationTests.Proxy;
@@ -123,7 +121,7 @@ public sealed class UpstreamDestinationTests : IAsyncLifetime
 
         Assert.Equal(2, SentWith(KeyA)); // two 503s in a row, then out
         Assert.Equal(6, SentWith(KeyB));
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5110 && e.Properties["Destination"] == "0");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5110 && e.GetStructuredStateValue("Destination") == "0");
     }
 
     [Fact]
@@ -166,7 +164,7 @@ public sealed class UpstreamDestinationTests : IAsyncLifetime
         Assert.Contains("event: response.completed", body, StringComparison.Ordinal);
         var record = (await gateway.Services.GetRequiredService<SqlUsageStore>().ReadRecordsAsync(null, CancellationToken.None)).Single().Record;
         Assert.Equal(2, record.UpstreamAttempts);
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5100 && e.Properties["Reason"]!.StartsWith("connection failure", StringComparison.Ordinal));
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5100 && e.GetStructuredStateValue("Reason")!.StartsWith("connection failure", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -2,8 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
 
@@ -21,11 +20,13 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _upstream.DisposeAsync();
 
-    private GatewayFactory Gateway(params (string Key, string Value)[] settings)
+    private GatewayFactory Gateway(params (string Key, string Value)[] settings) => Gateway(time: null, settings);
+
+    private GatewayFactory Gateway(TimeProvider? time, params (string Key, string Value)[] settings)
     {
         var all = new Dictionary<string, string?> { ["Upstream:RetryBaseDelay"] = "00:00:00.020" };
         foreach (var (key, value) in settings) all[key] = value;
-        return new GatewayFactory(_upstream.BaseUrl, all);
+        return new GatewayFactory(_upstream.BaseUrl, all, time);
     }
 
     private static Task Answer(HttpContext context) => FakeUpstream.PlayAsync(context, Fixtures.Stream("text-only.sse"), TimeSpan.Zero);
@@ -77,8 +78,8 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         Assert.Equal(sent[0].Headers["Authorization"], sent[1].Headers["Authorization"]);
         var record = await RecordOf(gateway, "retry-503");
         Assert.Equal((UsageOutcome.Completed, 2), (record.Outcome, record.UpstreamAttempts));
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5100 && e.Properties["RequestId"] == "retry-503" && e.Properties["Attempt"] == "1");
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5101 && e.Properties["RequestId"] == "retry-503" && e.Properties["Attempts"] == "2");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5100 && e.GetStructuredStateValue("RequestId") == "retry-503" && e.GetStructuredStateValue("Attempt") == "1");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5101 && e.GetStructuredStateValue("RequestId") == "retry-503" && e.GetStructuredStateValue("Attempts") == "2");
     }
 
     [Fact]
@@ -151,7 +152,7 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         Assert.Equal(3, _upstream.Requests.Count);
         var record = await RecordOf(gateway, "budget-out");
         Assert.Equal((UsageOutcome.UpstreamError, 3), (record.Outcome, record.UpstreamAttempts));
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 5102 && e.Properties["RequestId"] == "budget-out" && e.Properties["Attempts"] == "3");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Id.Id == 5102 && e.GetStructuredStateValue("RequestId") == "budget-out" && e.GetStructuredStateValue("Attempts") == "3");
     }
 
     [Fact]
@@ -179,7 +180,9 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
     [Fact]
     public async Task AClientThatLeaves_StopsTheRetrying()
     {
-        await using var gateway = Gateway(("Upstream:MaxRetryAfter", "00:00:05"));
+        // The Retry-After wait runs on the gateway's TimeProvider: the test moves it past the wait instead of sitting it out.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = Gateway(time, ("Upstream:MaxRetryAfter", "00:00:05"));
         using var client = gateway.CreateTenantClient();
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _upstream.Respond = c =>
@@ -196,9 +199,13 @@ public sealed class UpstreamRetryTests : IAsyncLifetime
         leave.Cancel();
         client.CancelPendingRequests();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
-        await Task.Delay(TimeSpan.FromSeconds(2.5)); // past the Retry-After the gateway would have waited out
+        // The record is written once the gateway has seen the client go; only then is the clock moved past the
+        // Retry-After it would have waited out (moved earlier, it could beat the news of the disconnect).
+        var record = await RecordOf(gateway, "leaves");
+        time.Advance(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(300); // a retry, were there one, would have reached the upstream by now
 
         Assert.Single(_upstream.Requests);
-        Assert.Equal(UsageOutcome.ClientAborted, (await RecordOf(gateway, "leaves")).Outcome);
+        Assert.Equal(UsageOutcome.ClientAborted, record.Outcome);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 
 namespace OmniGateway.IntegrationTests.Proxy;
 
@@ -25,15 +26,23 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
     [Fact]
     public async Task SilentUpstream_Returns504BeforeTheFirstEvent()
     {
-        await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?> { ["Upstream:FirstByteTimeout"] = "00:00:01" });
+        // The deadline runs on the gateway's TimeProvider, armed before the upstream is called: once the upstream
+        // holds the request, moving the clock past the timeout is what a silent second would do.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?> { ["Upstream:FirstByteTimeout"] = "00:00:01" }, time);
+        var upstreamHasIt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _upstream.Respond = async context =>
         {
             context.Response.ContentType = "text/event-stream";
             await context.Response.Body.FlushAsync();
+            upstreamHasIt.TrySetResult();
             await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         };
 
-        using var response = await PostAsync(gateway, Fixtures.Request("text-only.json"));
+        var call = PostAsync(gateway, Fixtures.Request("text-only.json"));
+        await upstreamHasIt.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        time.Advance(TimeSpan.FromSeconds(1));
+        using var response = await call;
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -51,14 +60,15 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("upstream_error", document.RootElement.GetProperty("error").GetProperty("code").GetString());
-        Assert.Contains(gateway.Logs.Entries, e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)
-                                                   && e.Properties["Outcome"] == "upstream_error");
+        Assert.Contains(gateway.Logs.GetSnapshot(), e => e.Message.StartsWith("UsageRecorded", StringComparison.Ordinal)
+                                                   && e.GetStructuredStateValue("Outcome") == "upstream_error");
     }
 
     [Fact]
     public async Task UpstreamGoingSilentMidStream_EndsWithAnErrorEvent()
     {
-        await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?> { ["Upstream:IdleTimeout"] = "00:00:01" });
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?> { ["Upstream:IdleTimeout"] = "00:00:01" }, time);
         var events = Fixtures.SplitEvents(Fixtures.Stream("text-only.sse"));
         _upstream.Respond = async context =>
         {
@@ -68,8 +78,20 @@ public sealed class UpstreamTimingTests : IAsyncLifetime
             await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         };
 
-        using var response = await PostAsync(gateway, Fixtures.Request("text-only.json"));
-        var text = await response.Content.ReadAsStringAsync();
+        // The headers arrive with the first event; from then on each idle second is a step of the gateway's clock
+        // (the idle timer is re-armed as each event is read, so the clock moves until the stream has ended).
+        using var client = gateway.CreateTenantClient();
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
+        {
+            Content = new StringContent(Fixtures.Request("text-only.json"), Encoding.UTF8, "application/json"),
+        }, HttpCompletionOption.ResponseHeadersRead);
+        var reading = response.Content.ReadAsStringAsync();
+        for (var step = 0; step < 200 && !reading.IsCompleted; step++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(reading, Task.Delay(50));
+        }
+        var text = await reading;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("event: error\ndata: {\"type\":\"error\",\"code\":\"upstream_stream_interrupted\"", text);

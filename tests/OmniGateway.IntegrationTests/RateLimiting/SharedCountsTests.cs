@@ -172,7 +172,7 @@ public sealed class SharedCountsTests : IAsyncLifetime
         Assert.InRange(admitted.Count, 2, 6);
     }
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")] // a gateway process of its own
     public async Task InstanceKilledWithAReservationHeld_TheReservationIsRenewedWhileItLives_AndExpiresOnceItIsDead()
     {
         await using var redis = await RedisServer.SharedOrOwnAsync();
@@ -199,7 +199,7 @@ public sealed class SharedCountsTests : IAsyncLifetime
         var directory = Path.Combine(Path.GetTempPath(), "og-reservation-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         settings["Usage:ConnectionString"] = $"Data Source={Path.Combine(directory, "usage.db")}";
-        await using var dying = await OmniGateway.IntegrationTests.Usage.GatewayProcess.StartAsync(settings, directory);
+        await using var dying = await OmniGateway.Testing.GatewayProcess.StartAsync(settings, directory);
         _gateways.Add(new GatewayFactory(_upstream.BaseUrl, new Dictionary<string, string?>
         {
             ["Gateway:Tenants:0:Limits:DailyTokens"] = "1000",
@@ -246,7 +246,7 @@ public sealed class SharedCountsTests : IAsyncLifetime
             Encoding.UTF8, "application/json");
     }
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task RedisKilledMidTest_BothInstancesKeepServing_AndSaySo()
     {
         var redis = await RedisServer.StartOwnAsync(); // killed below: never the suite's shared server
@@ -264,7 +264,7 @@ public sealed class SharedCountsTests : IAsyncLifetime
             var text = await ready.Content.ReadAsStringAsync();
             Assert.True(ready.IsSuccessStatusCode, text); // degraded, still in the load balancer
             Assert.Contains("Redis is unreachable", text, StringComparison.Ordinal);
-            Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 6100); // one log line, not one per call
+            Assert.Single(gateway.Logs.GetSnapshot(), e => e.Id.Id == 6100); // one log line, not one per call
         }
     }
 }

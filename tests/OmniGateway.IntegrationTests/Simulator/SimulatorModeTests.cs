@@ -40,7 +40,7 @@ public sealed class SimulatorModeTests() : GatewayTest(withUpstream: false)
         using var document = JsonDocument.Parse(await Client.GetStringAsync("/readyz"));
 
         Assert.Contains("SIMULATOR", document.RootElement.GetProperty("checks").GetProperty("upstream").GetProperty("description").GetString());
-        Assert.Contains(Gateway.Logs.Entries, e => e.Message.Contains("SIMULATOR MODE", StringComparison.Ordinal));
+        Assert.Contains(Gateway.Logs.GetSnapshot(), e => e.Message.Contains("SIMULATOR MODE", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Buffers.Text;
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 
@@ -10,8 +9,7 @@ public sealed class BudgetAndKeyTests
 {
     private static readonly string LongQuestion = string.Concat(Enumerable.Repeat("How do budgets reset? ", 20));
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task CallStartingPastTheDailyBudget_Gets429WithRetryAfter_AndPassesAfterTheReset(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -48,8 +46,7 @@ public sealed class BudgetAndKeyTests
         }
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task IssuedKeyWorks_RevokedKeyGets401AtOnce_AdminEndpointsRefuseTenantKeys(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -96,8 +93,7 @@ public sealed class BudgetAndKeyTests
             Assert.Equal(HttpStatusCode.Unauthorized, afterRevoke.StatusCode);
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task TenantsApi_PatchesDisablesAndDeletes_AndLeavesConfiguredTenantsToConfiguration(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

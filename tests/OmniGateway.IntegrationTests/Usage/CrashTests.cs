@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
+using System.Net.ServerSentEvents;
 using System.Text;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
@@ -14,12 +14,12 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// instant. Many streams run against a real gateway process, which gets SIGKILL mid-flight; after a
 /// restart on the same store, every completion a client saw has its record.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Workers = 120;
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task KilledWithStreamsInFlight_EveryCompletionAClientSawIsStored_AndTheStoreReopens(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -103,14 +103,8 @@ public sealed class CrashTests(ITestOutputHelper output)
             request.Headers.Add("x-request-id", id);
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             await using var body = await response.Content.ReadAsStreamAsync();
-            var seen = new StringBuilder();
-            var buffer = new byte[8192];
-            int read;
-            while ((read = await body.ReadAsync(buffer)) > 0)
-            {
-                seen.Append(Encoding.UTF8.GetString(buffer, 0, read));
-                if (seen.ToString().Contains("event: response.completed", StringComparison.Ordinal)) completed.TryAdd(id, true);
-            }
+            await foreach (var item in SseParser.Create(body).EnumerateAsync())
+                if (item.EventType == "response.completed") completed.TryAdd(id, true);
             return true;
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
@@ -16,8 +15,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// </summary>
 public sealed class GroupCommitTests(ITestOutputHelper output)
 {
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task ConcurrentStreamEnds_ShareCommits_AndEveryRecordIsStored(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);

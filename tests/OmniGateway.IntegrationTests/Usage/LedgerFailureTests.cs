@@ -12,6 +12,8 @@ namespace OmniGateway.IntegrationTests.Usage;
 /// </summary>
 public sealed class LedgerFailureTests : IAsyncLifetime
 {
+    private static readonly ExpectedUsage TextAudio = Fixtures.Usage("text-audio.sse");
+
     private TestStore _store = null!; // created in InitializeAsync
     private FakeUpstream _upstream = null!;
 
@@ -59,7 +61,7 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         throw new Xunit.Sdk.XunitException($"{requestId} was not stored within 10 s of the store coming back");
     }
 
-    [Fact]
+    [Fact, Trait("Category", "Slow")]
     public async Task CommitThatFails_WithholdsTheCompletion_FailsReadiness_AndStoresTheRecordOnceTheStoreIsBack()
     {
         await using var gateway = Gateway();
@@ -79,13 +81,13 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         StoreRefusesWrites(false);
         var stored = await EventuallyStoredAsync(gateway, "during-1");
 
-        Assert.Equal((UsageOutcome.Completed, 2768L), (stored.Outcome, stored.Usage!.TotalTokens));
+        Assert.Equal((UsageOutcome.Completed, TextAudio.TotalTokens), (stored.Outcome, stored.Usage!.TotalTokens));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
         var after = await StreamClient.PostAsync(client, Fixtures.Request("text-audio.json"), "after-1");
         Assert.True(after.SawCompleted);
         Assert.Single(await RecordsAsync(gateway, "during-1")); // replayed once, not again with the next commit
         var usage = await client.GetStringAsync("/v1/usage");
-        Assert.Contains("\"total_tokens\":8304", usage, StringComparison.Ordinal); // 3 × 2768: the journaled call counts
+        Assert.Contains($"\"total_tokens\":{3 * TextAudio.TotalTokens}", usage, StringComparison.Ordinal); // 3 × the sample's total: the journaled call counts
     }
 
     [Fact]
@@ -105,7 +107,7 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         await using var restarted = Gateway();
         using var restartedClient = restarted.Client(LedgerGateway.AlphaKey);
         var stored = Assert.Single(await RecordsAsync(restarted, "journaled-1"));
-        Assert.Equal((UsageOutcome.Completed, 2768L), (stored.Outcome, stored.Usage!.TotalTokens));
+        Assert.Equal((UsageOutcome.Completed, TextAudio.TotalTokens), (stored.Outcome, stored.Usage!.TotalTokens));
         Assert.False(File.Exists(journal), "the journal is cleared once the store holds its records");
     }
 }

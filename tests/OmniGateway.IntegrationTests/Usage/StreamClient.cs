@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
 
@@ -33,10 +34,10 @@ public static class StreamClient
     /// <summary>The <c>response.usage</c> of the terminal event, as parsed JSON and as its exact text.</summary>
     public static (JsonElement? Usage, string? Raw) TerminalUsage(string sse)
     {
-        foreach (var line in sse.Split('\n'))
+        foreach (var item in SseParser.Create(new MemoryStream(Encoding.UTF8.GetBytes(sse))).Enumerate())
         {
-            if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
-            using var document = JsonDocument.Parse(line[6..]);
+            if (!item.Data.StartsWith('{')) continue;
+            using var document = JsonDocument.Parse(item.Data);
             var type = document.RootElement.TryGetProperty("type", out var t) ? t.GetString() : null;
             if (type is not ("response.completed" or "response.incomplete" or "response.failed")) continue;
             if (!document.RootElement.GetProperty("response").TryGetProperty("usage", out var usage) || usage.ValueKind != JsonValueKind.Object) return (null, null);

@@ -89,3 +89,10 @@ public sealed class TestStore : IAsyncDisposable
         }
     }
 }
+
+/// <summary><c>[Theory, EveryStore]</c>: one case per usage store the run has (<see cref="TestStore.Providers"/>).</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class EveryStoreAttribute : Xunit.Sdk.DataAttribute
+{
+    public override IEnumerable<object[]> GetData(System.Reflection.MethodInfo testMethod) => TestStore.Providers;
+}

@@ -6,8 +6,7 @@ namespace OmniGateway.IntegrationTests.Usage;
 
 public sealed class UsageLedgerTests
 {
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task ConcurrentStreamsOfTwoTenants_LedgerSumsEqualExactlyWhatTheUpstreamReported(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -43,8 +42,7 @@ public sealed class UsageLedgerTests
         Assert.Equal("beta", Assert.Single(onlyBeta).GetProperty("tenant").GetString());
     }
 
-    [Theory]
-    [MemberData(nameof(TestStore.Providers), MemberType = typeof(TestStore))]
+    [Theory, EveryStore]
     public async Task UsageQueries_RefuseBadParameters_NamingThem_AndAnswerCsv(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
@@ -67,7 +65,7 @@ public sealed class UsageLedgerTests
         using var csv = await alpha.SendAsync(csvRequest);
         Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
         var lines = (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens", lines[0]);
+        Assert.Equal("tenant,model,period_start,requests,input_tokens,cached_tokens,output_tokens,reasoning_tokens,total_tokens,unreported_requests,reserved_tokens,cost,currency", lines[0]);
         var cells = Assert.Single(lines[1..]).Split(',');
         Assert.Equal(["alpha", LedgerGateway.Model], cells[..2]);
         Assert.EndsWith(":00:00Z", cells[2], StringComparison.Ordinal);

@@ -9,8 +9,8 @@ namespace OmniGateway.Tests.Bench;
 /// </summary>
 public sealed class MicroBenchmarksSmokeTests
 {
-    private const string TextAudioResponseId = "resp_21decad20f2e3587ed476f07125503ad";
-    private const long TextAudioTotalTokens = 2768;
+    private static readonly string TextAudioResponseId = Fixtures.Expected("text-audio.sse").ResponseId;
+    private static readonly long TextAudioTotalTokens = Fixtures.Expected("text-audio.sse").TotalTokens;
 
     [Fact]
     public void ValidationBenchmarks_EachBodyIsAcceptedAndForwardedWhole()

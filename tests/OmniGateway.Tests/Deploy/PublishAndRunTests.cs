@@ -11,6 +11,7 @@ namespace OmniGateway.Tests.Deploy;
 /// for the container's root, then the output is started as ENTRYPOINT does, with the image's ENV and the compose
 /// file's environment, until it reports ready.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class PublishAndRunTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "og-image-" + Guid.NewGuid().ToString("N"));

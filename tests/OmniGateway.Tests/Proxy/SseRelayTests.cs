@@ -15,6 +15,7 @@ public sealed class SseRelayTests
 {
     private static readonly byte[] Sample = Fixtures.Bytes("text-audio.sse");
     private static readonly string SampleText = Encoding.UTF8.GetString(Sample);
+    private static readonly (long InputTokens, long OutputTokens, long TotalTokens, string ResponseId) SampleUsage = Fixtures.Expected("text-audio.sse");
 
     private static int EndOf(string eventType)
     {
@@ -40,7 +41,7 @@ public sealed class SseRelayTests
         var (result, client, stores, _) = Relay(OneEventPerRead(), _ => true);
 
         Assert.Equal(RelayEnd.Relayed, result.End);
-        Assert.Equal(2768, result.Terminal!.Usage!.TotalTokens);
+        Assert.Equal(SampleUsage.TotalTokens, result.Terminal!.Usage!.TotalTokens);
         Assert.Equal(1, stores);
         Assert.True(client.SawTerminal);
         Assert.Equal(Sample.Length, client.Relayed);
@@ -67,7 +68,7 @@ public sealed class SseRelayTests
         var (result, client, stores, _) = Relay(reads, flush => flush < itemDoneRead);
 
         Assert.Equal(RelayEnd.ClientGone, result.End);
-        Assert.Equal((879L, 2768L), (result.Terminal!.Usage!.InputTokens, result.Terminal.Usage.TotalTokens));
+        Assert.Equal((SampleUsage.InputTokens, SampleUsage.TotalTokens), (result.Terminal!.Usage!.InputTokens, result.Terminal.Usage.TotalTokens));
         Assert.Equal(0, stores); // not relayed, so not stored before relaying: the forwarder records it as client_aborted
         Assert.False(client.SawTerminal);
         Assert.Equal(UsageOutcome.ClientAborted, RelaySession.OutcomeOf(result));
@@ -86,7 +87,7 @@ public sealed class SseRelayTests
         var (result, client, stores, _) = Relay(reads, flush => flush == 0, stream: withoutItemDone);
 
         Assert.Equal(RelayEnd.ClientGone, result.End);
-        Assert.Equal(2768, result.Terminal!.Usage!.TotalTokens);
+        Assert.Equal(SampleUsage.TotalTokens, result.Terminal!.Usage!.TotalTokens);
         Assert.Equal(0, stores);
         Assert.False(client.SawTerminal);
     }
@@ -98,7 +99,7 @@ public sealed class SseRelayTests
         var (result, _, _, _) = Relay(OneEventPerRead(), flush => flush < deltaRead, ClientAbortPolicy.Drain);
 
         Assert.Equal(RelayEnd.ClientGone, result.End);
-        Assert.Equal(2768, result.Terminal!.Usage!.TotalTokens);
+        Assert.Equal(SampleUsage.TotalTokens, result.Terminal!.Usage!.TotalTokens);
     }
 
     [Fact]

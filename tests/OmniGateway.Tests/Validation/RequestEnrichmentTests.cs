@@ -102,11 +102,11 @@ public sealed class RequestEnrichmentTests
     {
         const string extra = """
             "instructions":"Answer like a pirate <b> & \u00e9 \ud83c\udf89","temperature":0.70,"max_output_tokens":48,
-            "metadata":{"k":["v",1,null,{"x":true}]},"x_vendor_flag":null,"enable_search":true
+            "x_vendor_options":{"k":["v",1,null,{"x":true}]},"x_vendor_flag":null,"enable_search":true
             """;
         var original = JsonDocument.Parse(Req("\"hi\"", extra));
         using var sent = Parse(RequestValidatorTests.Accept(Req("\"hi\"", extra)));
-        foreach (var name in new[] { "instructions", "temperature", "max_output_tokens", "metadata", "x_vendor_flag", "enable_search" })
+        foreach (var name in new[] { "instructions", "temperature", "max_output_tokens", "x_vendor_options", "x_vendor_flag", "enable_search" })
         {
             var before = original.RootElement.GetProperty(name);
             var after = sent.RootElement.GetProperty(name);

@@ -77,6 +77,27 @@ internal static class Migrations
             ALTER TABLE usage_records ADD COLUMN usage_reported BIGINT NOT NULL DEFAULT 1;
             UPDATE usage_records SET usage_reported = 0 WHERE usage_json IS NULL;
             """),
+        // Cost (exact, in 1e-12 currency units, with the price version used) and the feed's unique record key.
+        (6, """
+            ALTER TABLE usage_records ADD COLUMN record_key TEXT NULL;
+            ALTER TABLE usage_records ADD COLUMN cost_picos BIGINT NULL;
+            ALTER TABLE usage_records ADD COLUMN currency TEXT NULL;
+            ALTER TABLE usage_records ADD COLUMN price_effective_ms BIGINT NULL;
+            """),
+        // Attribution tags: a JSON object of short strings, queried with each provider's JSON operator.
+        (7, """
+            ALTER TABLE usage_records ADD COLUMN tags_json TEXT NULL;
+            """),
+        // The usage feed's durable outbox: a row per record per sink, written in the records' transaction.
+        (8, """
+            CREATE TABLE usage_outbox (
+                seq {Identity},
+                sink TEXT NOT NULL,
+                record_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL);
+            CREATE INDEX ix_usage_outbox_sink_seq ON usage_outbox (sink, seq);
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace OmniGateway.Usage.Storage;
 
 /// <summary>Usage records and per-period totals, written in one transaction per batch.</summary>
-public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time) : IAsyncDisposable
+public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time, Export.UsageOutbox? outbox = null) : IAsyncDisposable
 {
     private const string Checkpoint = "PRAGMA wal_checkpoint(PASSIVE);";
 
@@ -14,10 +14,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
     private const string InsertRecord = """
         INSERT INTO usage_records (request_id, tenant_id, key_id, model, voice, modalities, started_at_ms, ttfb_ms, duration_ms, outcome,
             upstream_response_id, input_tokens, cached_tokens, output_tokens, reasoning_tokens, total_tokens, usage_json, recorded_at_ms,
-            upstream_attempts, reserved_tokens, usage_reported)
+            upstream_attempts, reserved_tokens, usage_reported, record_key, cost_picos, currency, price_effective_ms, tags_json)
         VALUES (@request_id, @tenant_id, @key_id, @model, @voice, @modalities, @started_at_ms, @ttfb_ms, @duration_ms, @outcome,
             @upstream_response_id, @input_tokens, @cached_tokens, @output_tokens, @reasoning_tokens, @total_tokens, @usage_json, @recorded_at_ms,
-            @upstream_attempts, @reserved_tokens, @usage_reported)
+            @upstream_attempts, @reserved_tokens, @usage_reported, @record_key, @cost_picos, @currency, @price_effective_ms, @tags_json)
         """;
 
     // RETURNING gives the total as the database holds it, which on Postgres includes other instances' spend.
@@ -63,7 +63,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         }
     }
 
-    private static async Task<IReadOnlyList<PeriodTotal>> AppendAsync(LedgerWriter writer, IReadOnlyList<UsageRecord> records,
+    private async Task<IReadOnlyList<PeriodTotal>> AppendAsync(LedgerWriter writer, IReadOnlyList<UsageRecord> records,
         SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens)> deltas, long recordedAt, CancellationToken cancellationToken)
     {
         var connection = writer.Connection;
@@ -106,6 +106,8 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
                 totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, total));
             }
         }
+        // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
+        if (outbox is not null) await outbox.WriteAsync(writer, transaction, records, recordedAt, cancellationToken);
         try
         {
             await transaction.CommitAsync(cancellationToken);
@@ -115,6 +117,7 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             // The server may have committed before the connection failed: retrying could count twice.
             throw new UsageCommitInDoubtException(exception);
         }
+        outbox?.Committed();
         return totals;
     }
 
@@ -237,6 +240,11 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
         Add(parameters, create, "@reserved_tokens", record.ReservedTokens);
         Add(parameters, create, "@usage_reported", record.UsageReported ? 1L : 0L);
+        Add(parameters, create, "@record_key", record.RecordKey);
+        Add(parameters, create, "@cost_picos", record.Cost?.Picos);
+        Add(parameters, create, "@currency", record.Cost?.Currency);
+        Add(parameters, create, "@price_effective_ms", record.Cost?.PriceEffectiveFrom.ToUnixTimeMilliseconds());
+        Add(parameters, create, "@tags_json", RecordTags.ToJson(record.Tags));
     };
 
     private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens) delta) =>
