@@ -19,6 +19,11 @@ public sealed record BenchProfile(
     int LargeRequestBase64Bytes,
     int LargeAudioEventBytes)
 {
+    /// <summary>Scenarios to run (<c>--only</c>): warmup, firstbyte, latency, throughput, h2load, large, scale, soak, ledger; null = all.</summary>
+    public IReadOnlySet<string>? Only { get; init; }
+
+    public bool Runs(string scenario) => Only is null || Only.Contains(scenario);
+
     /// <summary>The JIT (tiered PGO) takes ~25 s to settle on two busy cores: any figure taken earlier is warm-up.</summary>
     public static BenchProfile Full => new("full",
         WarmUp: TimeSpan.FromSeconds(30),

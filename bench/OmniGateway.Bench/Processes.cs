@@ -81,7 +81,8 @@ public static class Launch
 
     /// <summary>The gateway as operators run it: Production, durable SQLite ledger, Information logs to stdout.</summary>
     /// <param name="ledgerDirectory">Where the SQLite ledger lives (a tmpfs folder shows what fsync costs); default the work folder.</param>
-    public static Task<ChildProcess> GatewayAsync(Uri upstream, string workDirectory, string? ledgerDirectory = null) =>
+    /// <param name="dll">Another build's OmniGateway.dll (an A/B baseline); default the one built alongside this bench.</param>
+    public static Task<ChildProcess> GatewayAsync(Uri upstream, string workDirectory, string? ledgerDirectory = null, string? dll = null) =>
         // Management:Port stays 0 (GatewayProcess's default): /metrics on the API port, as the scenarios read it.
         GatewayProcess.StartAsync(new Dictionary<string, string?>
         {
@@ -92,7 +93,7 @@ public static class Launch
             ["Gateway:Tenants:0:KeySha256:0"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(TenantKey))),
             ["Gateway:MaxRequestBodyBytes"] = (64 * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
             ["Usage:ConnectionString"] = $"Data Source={Path.Combine(ledgerDirectory ?? workDirectory, "usage.db")}",
-        }, workDirectory);
+        }, workDirectory, dll);
 
     /// <summary>The bare YARP pass-through (bench/OmniGateway.Bench.PassThrough): Kestrel and the forwarder, nothing of the gateway.</summary>
     public static Task<ChildProcess> PassThroughAsync(Uri upstream)

@@ -26,6 +26,7 @@ public sealed class BenchResults
     public List<ThroughputRow> Throughput { get; } = [];
     public List<ScaleRow> Scale { get; } = [];
     public List<SoakPoint> Soak { get; } = [];
+    public List<SoakPoint> BaselineSoak { get; } = [];
     public int SoakFailures { get; set; }
     public double RecordsPerCommit { get; set; } = double.NaN;
     public double CommitMs { get; set; } = double.NaN;
@@ -42,14 +43,16 @@ public sealed class BenchResults
 /// gateway, through a bare YARP pass-through and (when installed) through nginx, alternating round by
 /// round so that a noisy neighbour hurts them all alike.
 /// </summary>
-public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, ChildProcess gateway, ChildProcess yarp, ChildProcess? nginx, Action<string> log) : IDisposable
+public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, ChildProcess gateway, ChildProcess yarp, ChildProcess? nginx, Action<string> log,
+    ChildProcess? baseline = null) : IDisposable
 {
     private readonly HttpClient _control = new() { BaseAddress = upstream.BaseUrl };
 
-    private IEnumerable<(Target Target, ChildProcess? Process)> Targets(Target direct, Target viaGateway, Target viaYarp, Target? viaNginx)
+    private IEnumerable<(Target Target, ChildProcess? Process)> Targets(Target direct, Target viaGateway, Target viaYarp, Target? viaNginx, Target? viaBaseline)
     {
         yield return (direct, null);
         yield return (viaGateway, gateway);
+        if (viaBaseline is not null) yield return (viaBaseline, baseline);
         yield return (viaYarp, yarp);
         if (viaNginx is not null) yield return (viaNginx, nginx);
     }
@@ -61,17 +64,20 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         using var viaGateway = new Target("gateway", gateway.BaseUrl, Launch.TenantKey);
         using var viaYarp = new Target("yarp", yarp.BaseUrl, Launch.UpstreamKey);
         using var viaNginx = nginx is null ? null : new Target("nginx", nginx.BaseUrl, Launch.UpstreamKey);
-        var targets = Targets(direct, viaGateway, viaYarp, viaNginx).ToArray();
+        // An A/B of one change on a shared machine: another gateway build as one more target, alternating round by round.
+        using var viaBaseline = baseline is null ? null : new Target(BaselineName, baseline.BaseUrl, Launch.TenantKey);
+        var targets = Targets(direct, viaGateway, viaYarp, viaNginx, viaBaseline).ToArray();
         var clients = targets.Select(t => t.Target).ToArray();
 
-        await WarmUpAsync(clients);
-        await FirstByteAsync(results, clients);
-        await LatencyAsync(results, clients);
-        await ThroughputAsync(results.Throughput, targets);
-        await H2LoadThroughputAsync(results.H2LoadThroughput, targets);
-        await LargeBodiesAsync(results, clients);
-        await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
-        await SoakAsync(results, viaGateway);
+        if (profile.Only is null || !profile.Only.Contains("nowarmup")) await WarmUpAsync(clients);
+        if (profile.Runs("firstbyte")) await FirstByteAsync(results, clients);
+        if (profile.Runs("latency")) await LatencyAsync(results, clients);
+        if (profile.Runs("throughput")) await ThroughputAsync(results.Throughput, targets);
+        if (profile.Runs("h2load")) await H2LoadThroughputAsync(results.H2LoadThroughput, targets);
+        if (profile.Runs("large")) await LargeBodiesAsync(results, clients);
+        if (profile.Runs("scale")) await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
+        if (profile.Runs("soak")) await SoakAsync(results, viaGateway, gateway, results.Soak);
+        if (profile.Runs("soak") && viaBaseline is not null) await SoakAsync(results, viaBaseline, baseline!, results.BaselineSoak);
         return results;
     }
 
@@ -175,7 +181,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             for (var round = 0; round < profile.Rounds; round++)
                 foreach (var (target, process) in targets)
                 {
-                    var key = target.Name == "gateway" ? Launch.TenantKey : Launch.UpstreamKey;
+                    var key = target.Name.StartsWith("gateway", StringComparison.Ordinal) ? Launch.TenantKey : Launch.UpstreamKey;
                     var before = process?.Sample();
                     var (ok, failed, elapsed) = await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow);
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
@@ -219,7 +225,10 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
     private async Task ScaleAsync(BenchResults results, (Target Target, ChildProcess? Process)[] proxies)
     {
         await SetShapeAsync(new StreamShape(3, 0, 0, HoldUntilReleased: true));
-        foreach (var level in profile.ScaleLevels)
+        // A proxy holds two sockets per open stream (client and upstream) and inherits our open-file limit; past it,
+        // accepts fail with EMFILE and the level never opens (a 20 000 hard limit cannot hold 10 000 proxied streams).
+        var levels = profile.ScaleLevels.Select(level => Math.Min(level, OpenFiles.MaxProxiedStreams)).Distinct().ToArray();
+        foreach (var level in levels)
             foreach (var (target, process) in proxies)
             {
                 log($"scale: {level} open streams through {target.Name}");
@@ -254,24 +263,25 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
     }
 
     /// <summary>Many streams back to back through the gateway; the retained heap after each tenth shows a leak as growth.</summary>
-    private async Task SoakAsync(BenchResults results, Target viaGateway)
+    private async Task SoakAsync(BenchResults results, Target viaGateway, ChildProcess gateway, List<SoakPoint> points)
     {
-        log($"soak: {profile.SoakStreams} streams through the gateway");
+        log($"soak: {profile.SoakStreams} streams through {viaGateway.Name}");
         await SetShapeAsync(new StreamShape(6, 0, 0, false));
         const int concurrency = 32;
         var checkpoint = profile.SoakStreams / 10;
-        var first = await ScrapeAsync();
+        var first = await ScrapeAsync(gateway);
         var last = first;
         for (var done = 0; done < profile.SoakStreams; done += checkpoint)
         {
             var run = await LoadGenerator.RunAsync(viaGateway, RequestBodies.TextQuestion, concurrency, streamsPerWorker: checkpoint / concurrency);
             results.SoakFailures += run.Failures;
             await gateway.ForceFullGcAsync();
-            var now = await ScrapeAsync();
-            results.Soak.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, now.Heap,
+            var now = await ScrapeAsync(gateway);
+            points.Add(new SoakPoint(done + run.Calls.Count, gateway.Sample().RssBytes, now.Heap,
                 (now.Allocated - last.Allocated) / run.Calls.Count));
             last = now;
         }
+        if (points != results.Soak) return;
         var commits = Math.Max(1, last.Commits - first.Commits);
         results.RecordsPerCommit = (last.Records - first.Records) / commits;
         results.CommitMs = (last.CommitSeconds - first.CommitSeconds) * 1000 / commits;
@@ -280,7 +290,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
     private sealed record GatewayMeters(double Heap, double Allocated, double Commits, double Records, double CommitSeconds);
 
     /// <summary>The gateway's own /metrics: the runtime's heap (System.Runtime meter) and the ledger's commits.</summary>
-    private async Task<GatewayMeters> ScrapeAsync()
+    private static async Task<GatewayMeters> ScrapeAsync(ChildProcess gateway)
     {
         // The Prometheus exporter caches its answer for 300 ms: an earlier scrape's numbers would come back.
         await Task.Delay(TimeSpan.FromMilliseconds(400));
@@ -298,6 +308,9 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
     }
 
     public void Dispose() => _control.Dispose();
+
+    /// <summary>The A/B target's name: the gateway built from <c>OMNIGATEWAY_BENCH_BASELINE</c> (a folder holding OmniGateway.dll).</summary>
+    public const string BaselineName = "gateway-baseline";
 
     private async Task SetShapeAsync(StreamShape shape)
     {
@@ -318,10 +331,14 @@ public static class BenchRun
             await using var gateway = await Launch.GatewayAsync(upstream.BaseUrl, work.FullName);
             await using var yarp = await Launch.PassThroughAsync(upstream.BaseUrl);
             await using var nginx = await Launch.NginxAsync(upstream.BaseUrl, work.FullName);
+            var baselineDll = Environment.GetEnvironmentVariable("OMNIGATEWAY_BENCH_BASELINE") is { Length: > 0 } folder ? Path.Combine(folder, "OmniGateway.dll") : null;
+            var baselineWork = baselineDll is null ? null : Directory.CreateTempSubdirectory("omnigateway-bench-baseline-");
+            await using var baseline = baselineDll is null ? null : await Launch.GatewayAsync(upstream.BaseUrl, baselineWork!.FullName, dll: baselineDll);
+            if (baseline is not null) log($"A/B: {Scenarios.BaselineName} is {baselineDll}");
             log(nginx is null ? "nginx is not installed: no pass-through floor in this run" : "nginx found: measuring the pass-through floor too");
-            using var scenarios = new Scenarios(profile, upstream, gateway, yarp, nginx, log);
+            using var scenarios = new Scenarios(profile, upstream, gateway, yarp, nginx, log, baseline);
             var results = await scenarios.RunAsync();
-            if (Directory.Exists("/dev/shm"))
+            if (profile.Runs("ledger") && Directory.Exists("/dev/shm"))
             {
                 var tmpfs = Directory.CreateTempSubdirectory("omnigateway-bench-ledger-");
                 var tmpfsLedger = Path.Combine("/dev/shm", tmpfs.Name);
@@ -343,6 +360,30 @@ public static class BenchRun
         finally
         {
             try { work.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+}
+
+/// <summary>This process's open-file limit (children inherit it), from /proc/self/limits.</summary>
+public static class OpenFiles
+{
+    /// <summary>Soft limit on open files; int.MaxValue where it cannot be read.</summary>
+    public static int Limit { get; } = Read();
+
+    /// <summary>Streams a proxy can hold open under <see cref="Limit"/>: two sockets each, and room for its own files.</summary>
+    public static int MaxProxiedStreams => Limit == int.MaxValue ? int.MaxValue : Math.Max(1, (Limit - 500) / 2 / 100 * 100);
+
+    private static int Read()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: >= 5 } && int.TryParse(fields[3], out var soft) ? soft : int.MaxValue;
+        }
+        catch (IOException)
+        {
+            return int.MaxValue;
         }
     }
 }

@@ -10,11 +10,12 @@ namespace OmniGateway.Testing;
 public static class GatewayProcess
 {
     /// <param name="settings">Configuration keys (<c>Usage:ConnectionString</c>), passed as environment variables.</param>
-    public static Task<ChildProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory)
+    /// <param name="dll">Another build's OmniGateway.dll (the bench's A/B baseline); default the solution's.</param>
+    public static Task<ChildProcess> StartAsync(IDictionary<string, string?> settings, string workingDirectory, string? dll = null)
     {
         // src/OmniGateway's own build output: it carries its runtimeconfig.
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory };
-        foreach (var arg in new[] { BuildOutput.Dll("src/OmniGateway", "OmniGateway.dll"), "--urls", "http://127.0.0.1:0" }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { dll ?? BuildOutput.Dll("src/OmniGateway", "OmniGateway.dll"), "--urls", "http://127.0.0.1:0" }) start.ArgumentList.Add(arg);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Parallel gateways must not all bind the default management port; a test that wants it split sets it.
         start.Environment["Management__Port"] = "0";

@@ -12,6 +12,7 @@ public static class AuthExtensions
     {
         builder.Services.AddSingleton<AdminKey>();
         builder.Services.AddSingleton<AuthFailureThrottle>();
+        builder.Services.AddSingleton<HandlerLoggerFactory>();
         builder.Services.AddAuthentication(TenantKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TenantKeyAuthenticationHandler>(TenantKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

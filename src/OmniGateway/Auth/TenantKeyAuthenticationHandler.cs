@@ -17,7 +17,7 @@ namespace OmniGateway.Auth;
 /// </summary>
 public sealed class TenantKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
-    ILoggerFactory logger,
+    HandlerLoggerFactory logger,
     UrlEncoder encoder,
     ITenantDirectory tenants,
     ConfiguredTenantDirectory configured,

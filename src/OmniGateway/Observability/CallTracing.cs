@@ -13,7 +13,9 @@ public static class CallTracing
     public static void Tag(UsageRecord record)
     {
         var span = RequestSpan();
-        if (span is not { IsAllDataRequested: true }) return; // not sampled, or no tracing configured
+        // Not sampled, or no tracing configured: ASP.NET Core still starts an activity per request (for the log
+        // lines' trace id), which nobody records, so its tags would only be allocations (bench/: allocated per stream).
+        if (span is not { IsAllDataRequested: true } || !span.Source.HasListeners()) return;
         span.SetTag("omnigateway.request_id", record.RequestId);
         span.SetTag("omnigateway.tenant", record.TenantId);
         span.SetTag("gen_ai.request.model", record.Model);

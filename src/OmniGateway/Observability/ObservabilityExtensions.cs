@@ -40,7 +40,7 @@ public static partial class ObservabilityExtensions
             // the formatter's main cost, and every CLEF reader (Seq, jq, Loki) renders it from the two when shown.
             logger.WriteTo.Async(sink =>
             {
-                if (json) sink.Console(new CompactJsonFormatter());
+                if (json) sink.Sink(new ConsoleLineSink(new CompactJsonFormatter())); // Console(formatter), minus a string per line
                 else sink.Console(outputTemplate: TextTemplate);
             }, bufferSize: LogBufferSize, blockWhenFull: true);
         });

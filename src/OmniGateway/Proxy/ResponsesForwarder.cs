@@ -47,7 +47,7 @@ public sealed partial class ResponsesForwarder(
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 
         // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
-        // The validator writes into an ArrayBufferWriter, so the body is always array-backed: no copy here.
+        // The validator writes into one array (UpstreamBodyWriter), so the body is always array-backed: no copy here.
         if (!MemoryMarshal.TryGetArray(request.UpstreamBody, out var body)) throw new UnreachableException("The enriched body is not array-backed.");
         context.Request.Body = new MemoryStream(body.Array!, body.Offset, body.Count, writable: false); // TryGetArray succeeded: Array is set
         context.Request.ContentLength = request.UpstreamBody.Length;

@@ -16,6 +16,10 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
     private static readonly MediaTypeHeaderValue Json = new("application/json");
     private static readonly MediaTypeWithQualityHeaderValue EventStream = new("text/event-stream");
 
+    // Zero-byte reads: an open stream waiting for its next event holds no buffer (bench/: memory per
+    // open stream), and a burst is read 64 KiB at a time (a 5 MB audio event in 80 reads, not 1 300).
+    private static readonly StreamPipeReaderOptions UpstreamReads = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, useZeroByteReads: true);
+
     /// <summary>Set once the upstream answered: how its answer ended.</summary>
     public RelayResult? Result { get; private set; }
 
@@ -49,10 +53,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, RelaySession
             return false;
         }
 
-        // Zero-byte reads: an open stream waiting for its next event holds no buffer (bench/: memory per
-        // open stream), and a burst is read 64 KiB at a time (a 5 MB audio event in 80 reads, not 1 300).
-        var reader = PipeReader.Create(await proxyResponse.Content.ReadAsStreamAsync(deadline.ReadToken),
-            new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, useZeroByteReads: true));
+        var reader = PipeReader.Create(await proxyResponse.Content.ReadAsStreamAsync(deadline.ReadToken), UpstreamReads);
         try
         {
             // Reads take the deadline's token, not YARP's (which carries the client's disconnect): whether

@@ -1,21 +1,35 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Options;
 using OmniGateway.Usage.Storage;
 
 namespace OmniGateway.Usage;
 
 /// <summary>
-/// The durable ledger. Each <see cref="AppendAsync"/> queues its record and waits; one writer loop
-/// takes everything queued, stores it in one transaction (one fsync), then releases every waiter.
-/// Hundreds of streams ending together thus share a commit instead of queueing for one each, and
-/// nothing is acknowledged before it is on disk: no spend lives only in memory.
+/// The durable ledger. Each <see cref="AppendAsync"/> queues its record and waits; whoever commits takes
+/// everything queued, stores it in one transaction (one fsync), then releases every waiter. Hundreds of
+/// streams ending together thus share a commit instead of queueing for one each, and nothing is
+/// acknowledged before it is on disk: no spend lives only in memory.
 /// </summary>
+/// <remarks>
+/// Who commits (issue 11, thread hops at stream end): when no commit is under way, the stream that ends
+/// commits its own record on its own thread and goes on without waking anyone or being woken. Records
+/// that arrive meanwhile wait; if any are queued when that commit ends (or upkeep is due: checkpoint,
+/// journal replay, budget reload), a thread-pool work item takes over and commits until the queue is
+/// empty, as the old dedicated writer loop did. One committer at a time (<see cref="_committing"/>), so
+/// commits, replays and reloads stay serialised. A waiter that is not the committer resumes on the thread
+/// pool: the committer never runs a stream's code.
+/// </remarks>
 public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
 {
     /// <summary>How often SQLite's WAL is folded back into the database, between commits.</summary>
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1)];
+
+    /// <summary>Queued by the refresh timer: the committer reloads budget totals (never stored, never awaited).</summary>
+    private static readonly Pending RefreshMarker = new();
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SqlUsageStore _store;
@@ -25,10 +39,21 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     private readonly UsageJournal _journal;
     private readonly ILogger<GroupCommitLedger> _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private Task _writer = Task.CompletedTask;
+    private readonly List<Pending> _batch;
+    private readonly List<UsageRecord> _records;
+    private readonly Action<object?> _commitQueued;
     private Task _refresher = Task.CompletedTask;
     private int _disposed;
     private long _queued;
+    private volatile bool _started;
+
+    /// <summary>1 while some thread commits (or the ledger has shut down); only that thread reads the queue.</summary>
+    private int _committing;
+
+    // Touched only by the committer.
+    private long _lastCheckpoint;
+    private bool _refreshDue;
+    private bool _replayDue;
 
     /// <param name="journal">Where failed commits' records wait; by default the one <c>Usage:JournalPath</c> names.</param>
     public GroupCommitLedger(SqlUsageStore store, TokenBudgets budgets, IOptions<UsageOptions> options, TimeProvider time, ILogger<GroupCommitLedger> logger,
@@ -36,6 +61,9 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     {
         (_store, _budgets, _options, _time, _logger) = (store, budgets, options.Value, time, logger);
         _journal = journal ?? new UsageJournal(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<UsageJournal>.Instance);
+        _batch = new List<Pending>(_options.MaxBatchSize);
+        _records = new List<UsageRecord>(_options.MaxBatchSize);
+        _commitQueued = state => _ = ((GroupCommitLedger)state!).CommitUntilEmptyAsync();
     }
 
     /// <summary>Batches committed and records in them since start: how well commits are shared.</summary>
@@ -45,7 +73,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     /// <summary>Time spent inside commits: divided by <see cref="RecordsCommitted"/>, what durability costs one record.</summary>
     public TimeSpan CommitTime { get; private set; }
 
-    /// <summary>Records queued and not yet taken by the writer. Counted here: this channel kind cannot count itself.</summary>
+    /// <summary>Records queued and not yet taken by a commit. Counted here: this channel kind cannot count itself.</summary>
     public long QueueDepth => Volatile.Read(ref _queued);
 
     /// <summary>Set while the last commit failed; readiness reports it.</summary>
@@ -54,66 +82,126 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
     /// <summary>Records of failed commits waiting in the local journal for the store; readiness reports them.</summary>
     public int JournalPending => _journal.Pending;
 
-    /// <summary>Replays what a store outage left in the journal, loads budget totals, then starts the writer. Called once the schema is in place.</summary>
+    /// <summary>Replays what a store outage left in the journal, loads budget totals, then takes records. Called once the schema is in place.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await ReplayJournalAsync();
         _budgets.Reload(await _store.ReadTotalsAsync(_time.GetUtcNow(), cancellationToken), _time.GetUtcNow());
-        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _lastCheckpoint = _time.GetTimestamp();
+        _started = true;
+        HandOver(); // whatever was queued before start
         _refresher = Task.Run(RefreshLoopAsync, CancellationToken.None);
     }
 
     /// <summary>
     /// Returns once the record is committed. The token is not honoured once the record is queued:
-    /// the writer commits every queued record before the process ends, so giving up the wait would
-    /// only hide a commit that happens anyway (and, in the relay, withhold a completion already paid for).
+    /// every queued record is committed before the process ends, so giving up the wait would only hide
+    /// a commit that happens anyway (and, in the relay, withhold a completion already paid for).
     /// </summary>
     public ValueTask AppendAsync(UsageRecord record, CancellationToken cancellationToken)
     {
-        var pending = new Pending(record);
+        var pending = Pending.Rent(record);
+        var committed = pending.Task; // taken before it is queued: once queued, it may complete at once
         Interlocked.Increment(ref _queued);
         if (!_queue.Writer.TryWrite(pending))
         {
             Interlocked.Decrement(ref _queued);
             throw new InvalidOperationException("The usage ledger has shut down; the record was not stored.");
         }
-        return new ValueTask(pending.Task);
+        if (!_started || Interlocked.CompareExchange(ref _committing, 1, 0) != 0) return committed; // the committer takes it
+        var commit = CommitOnceAsync();
+        return commit.IsCompletedSuccessfully ? committed : AfterCommitAsync(commit, committed);
+
+        static async ValueTask AfterCommitAsync(ValueTask commit, ValueTask committed)
+        {
+            await commit;
+            await committed;
+        }
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>
+    /// The committer's turn on a stream's own thread: one batch (its own record among it), then the work
+    /// goes to the thread pool if anything else is waiting, else the turn ends. Never throws: a failed
+    /// commit is each waiter's answer.
+    /// </summary>
+    private async ValueTask CommitOnceAsync()
     {
-        var batch = new List<Pending>(_options.MaxBatchSize);
-        var records = new List<UsageRecord>(_options.MaxBatchSize);
-        var reader = _queue.Reader;
-        var lastCheckpoint = _time.GetTimestamp();
-        while (await reader.WaitToReadAsync(CancellationToken.None))
+        await CommitBatchAsync();
+        if (UpkeepDue || _queue.Reader.TryPeek(out _) || !TryEndTurn()) ThreadPool.UnsafeQueueUserWorkItem(_commitQueued, this, preferLocal: false);
+    }
+
+    /// <summary>The committer's turn on the thread pool: commits and upkeep until nothing is queued, as a writer loop would.</summary>
+    private async Task CommitUntilEmptyAsync()
+    {
+        do
         {
-            var refresh = false;
-            batch.Clear();
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var item))
+            do
             {
-                if (item.Record is null) refresh = true;
-                else batch.Add(item);
+                await CommitBatchAsync();
+                await UpkeepAsync();
             }
-            Interlocked.Add(ref _queued, -batch.Count);
-            if (batch.Count > 0)
-            {
-                records.Clear();
-                foreach (var item in batch) records.Add(item.Record!); // refresh markers were set aside above
-                await CommitAsync(batch, records);
-            }
-            // Journaled records go in once the store takes writes again: right after a commit succeeds, or on the refresh tick.
-            if ((refresh || (batch.Count > 0 && LastFailure is null)) && _journal.Pending > 0) await ReplayJournalAsync();
-            // In this loop, not beside it: a reload can then never overwrite a newer commit's totals.
-            if (refresh) await ReloadBudgetsAsync();
-            // Also between commits, so that it reaches the WAL's end (SqlUsageStore.CheckpointAsync). Its few
-            // milliseconds a second delay the streams ending meanwhile by as much; they share the next commit.
-            // The refresh marker comes by every few seconds, so an idle ledger's WAL is folded back too.
-            if (_time.GetElapsedTime(lastCheckpoint) >= CheckpointInterval)
-            {
-                await CheckpointAsync();
-                lastCheckpoint = _time.GetTimestamp();
-            }
+            while (_queue.Reader.TryPeek(out _));
+        }
+        while (!TryEndTurn());
+    }
+
+    /// <summary>Starts a thread-pool turn unless a committer is at work (it will see what was queued).</summary>
+    private void HandOver()
+    {
+        if (Interlocked.CompareExchange(ref _committing, 1, 0) == 0) ThreadPool.UnsafeQueueUserWorkItem(_commitQueued, this, preferLocal: false);
+    }
+
+    /// <summary>
+    /// Ends the committer's turn. A record queued after the last look found a committer at work and left
+    /// its commit to it; so look again, and take the turn back if nobody else did (false: still committing).
+    /// </summary>
+    private bool TryEndTurn()
+    {
+        Volatile.Write(ref _committing, 0);
+        if (!_queue.Reader.TryPeek(out _) && !UpkeepDue) return true;
+        return Interlocked.CompareExchange(ref _committing, 1, 0) != 0;
+    }
+
+    private bool UpkeepDue => _refreshDue || _replayDue || _time.GetElapsedTime(Volatile.Read(ref _lastCheckpoint)) >= CheckpointInterval;
+
+    /// <summary>Takes what is queued (up to a batch) and commits it; refresh markers are set aside for upkeep.</summary>
+    private async ValueTask CommitBatchAsync()
+    {
+        var reader = _queue.Reader;
+        _batch.Clear();
+        while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var item))
+        {
+            if (item.Record is null) _refreshDue = true;
+            else _batch.Add(item);
+        }
+        if (_batch.Count == 0) return;
+        Interlocked.Add(ref _queued, -_batch.Count);
+        _records.Clear();
+        foreach (var item in _batch) _records.Add(item.Record!); // refresh markers were set aside above
+        await CommitAsync(_batch, _records);
+        // Journaled records go in once the store takes writes again: right after a commit succeeds, or on the refresh tick.
+        if (LastFailure is null && _journal.Pending > 0) _replayDue = true;
+        _batch.Clear();
+        _records.Clear();
+    }
+
+    private async ValueTask UpkeepAsync()
+    {
+        if ((_refreshDue || _replayDue) && _journal.Pending > 0) await ReplayJournalAsync();
+        _replayDue = false;
+        // By the committer, not beside it: a reload can then never overwrite a newer commit's totals.
+        if (_refreshDue)
+        {
+            _refreshDue = false;
+            await ReloadBudgetsAsync();
+        }
+        // Also between commits, so that it reaches the WAL's end (SqlUsageStore.CheckpointAsync). Its few
+        // milliseconds a second delay the streams ending meanwhile by as much; they share the next commit.
+        // The refresh marker comes by every few seconds, so an idle ledger's WAL is folded back too.
+        if (_time.GetElapsedTime(_lastCheckpoint) >= CheckpointInterval)
+        {
+            await CheckpointAsync();
+            Volatile.Write(ref _lastCheckpoint, _time.GetTimestamp());
         }
     }
 
@@ -142,7 +230,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 RecordsCommitted += records.Count;
                 LastFailure = null;
                 _budgets.Apply(totals);
-                foreach (var item in batch) item.TrySetResult();
+                foreach (var item in batch) item.Succeed();
                 return;
             }
             catch (Exception exception) when (attempt < RetryDelays.Length && exception is not UsageCommitInDoubtException && !_stopping.IsCancellationRequested)
@@ -161,7 +249,7 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
                 // The calls are still told (their completions withheld), but the records are not lost:
                 // the journal holds them, fsync'ed, until the store takes them.
                 JournalFailedBatch(records);
-                foreach (var item in batch) item.TrySetException(exception);
+                foreach (var item in batch) item.Fail(exception);
                 return;
             }
         }
@@ -216,7 +304,10 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         using var timer = new PeriodicTimer(_options.BudgetRefreshInterval, _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stopping.Token)) _queue.Writer.TryWrite(new Pending(null));
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                if (_queue.Writer.TryWrite(RefreshMarker)) HandOver();
+            }
         }
         catch (OperationCanceledException)
         {
@@ -244,14 +335,60 @@ public sealed partial class GroupCommitLedger : IUsageLedger, IAsyncDisposable
         await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         await _refresher;
-        await _writer;
+        // Wait out the committer at work, then take the last turn for good: nothing is queued after this.
+        while (Interlocked.CompareExchange(ref _committing, 1, 0) != 0) await Task.Delay(10);
+        while (_queue.Reader.TryPeek(out _)) await CommitBatchAsync();
         _stopping.Dispose();
     }
 
-    /// <summary>A queued record and its waiter; a null record asks the writer to reload budget totals.</summary>
-    private sealed class Pending(UsageRecord? record) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>
+    /// A queued record and its waiter, pooled: a stream end allocates no waiter. Awaited once (the
+    /// <see cref="IUsageLedger"/> contract's ValueTask), after which it goes back to the pool.
+    /// A waiter resumes on the thread pool, never inside the committer.
+    /// </summary>
+    private sealed class Pending : IValueTaskSource
     {
-        public UsageRecord? Record => record;
+        private const int PoolSize = 1024;
+        private static readonly ConcurrentQueue<Pending> Pool = new();
+        private static int _pooled;
+
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public UsageRecord? Record { get; private set; }
+
+        public ValueTask Task => new(this, _core.Version);
+
+        public static Pending Rent(UsageRecord record)
+        {
+            if (Pool.TryDequeue(out var pending)) Interlocked.Decrement(ref _pooled);
+            else pending = new Pending();
+            pending.Record = record;
+            return pending;
+        }
+
+        public void Succeed() => _core.SetResult(true);
+
+        public void Fail(Exception exception) => _core.SetException(exception);
+
+        void IValueTaskSource.GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                Record = null;
+                if (Interlocked.Increment(ref _pooled) <= PoolSize) Pool.Enqueue(this);
+                else Interlocked.Decrement(ref _pooled);
+            }
+        }
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     private static partial class Log
