@@ -16,7 +16,8 @@ namespace OmniGateway.Bench.Micro;
 /// The limiter's cost per call: the gateway's own <see cref="TenantAdmission"/> — requests per minute and a
 /// stream slot, tokens per minute and a daily budget, the record's charge, the release — with the counts in
 /// memory, and with them in Redis (<c>OMNIGATEWAY_TEST_REDIS</c>=host:port, e.g. from tests/scripts/start-redis.sh;
-/// the Redis case is skipped without it).
+/// the Redis case is skipped without it): two round trips (requests and streams, then tokens and budgets),
+/// the charge and the releases sent without waiting.
 /// </summary>
 [MemoryDiagnoser]
 public class AdmissionBenchmarks : IDisposable
@@ -62,8 +63,8 @@ public class AdmissionBenchmarks : IDisposable
 
     private static TenantAdmission Admission(IRequestCounters counters, IMeterFactory meters)
     {
-        var perMinute = new TokensPerMinute(TimeProvider.System);
-        return new TenantAdmission(counters, new TokenAdmission(new TokenBudgets(TimeProvider.System), perMinute), perMinute, new AdmissionMetrics(meters));
+        var tokens = new TokenAdmission(new TokenBudgets(TimeProvider.System), new TokensPerMinute(TimeProvider.System), counters, TimeProvider.System);
+        return new TenantAdmission(counters, tokens, new AdmissionMetrics(meters));
     }
 
     [Benchmark(Baseline = true)]
@@ -76,7 +77,7 @@ public class AdmissionBenchmarks : IDisposable
     {
         using var admitted = await admission.AdmitRequestAsync(_context);
         if (admitted.Rejection is not null) throw new InvalidOperationException("refused: " + admitted.Rejection.Code);
-        using var tokens = admission.AdmitTokens(Tenant, _request);
+        using var tokens = await admission.AdmitTokensAsync(Tenant, _request, _record.RequestId);
         if (tokens.Rejection is not null) throw new InvalidOperationException("refused: " + tokens.Rejection.Code);
         admission.RecordStored(_record);
     }

@@ -47,7 +47,7 @@ public static class ResponsesApi
         // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
         //    (requests per minute and open streams were checked by the route's admission filter before the body was read).
         //    The reservations are released when the call ends, after its record is stored.
-        using var admitted = admission.AdmitTokens(tenant, request);
+        using var admitted = await admission.AdmitTokensAsync(tenant, request, context.TraceIdentifier);
         if (admitted.Rejection is { } refused) return refused.ToResult();
 
         // 2b. Cost budgets (Limits:DailyCost / MonthlyCost): the call's worst-case cost at the price in force now,

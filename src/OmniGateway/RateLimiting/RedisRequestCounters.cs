@@ -8,7 +8,8 @@ namespace OmniGateway.RateLimiting;
 
 /// <summary>
 /// <c>RateLimiting:Provider=Redis</c>: requests per minute and open streams counted in Redis, shared by
-/// every instance, with one Lua script (one round trip) per admission and Redis's own clock. A stream
+/// every instance, with one Lua script (one round trip) per admission and Redis's own clock (tokens per
+/// minute and budget reservations: the second half of this class, <c>RedisTokenCounts.cs</c>). A stream
 /// slot is a lease with an expiry, renewed while the stream is open, so an instance that dies frees its
 /// slots within <see cref="RateLimitingOptions.StreamLeaseTtl"/>. Redis unreachable: fail-open on this
 /// instance's counts, said once in the log, in <c>/readyz</c> and in <c>omnigateway_ratelimit_shared</c>;
@@ -72,13 +73,13 @@ public sealed partial class RedisRequestCounters : IRequestCounters, IAsyncDispo
         _redis = ConnectionMultiplexer.Connect(redisOptions);
         var meter = meterFactory.Create(Observability.GatewayMetrics.MeterName);
         meter.CreateObservableGauge("omnigateway.ratelimit.shared", () => Volatile.Read(ref _shared),
-            description: "1 while requests per minute and streams are counted in Redis, 0 while they fall back to this instance's counts");
+            description: "1 while the rate limits are counted in Redis, 0 while they fall back to this instance's counts");
         _fallbacks = meter.CreateCounter<long>("omnigateway.ratelimit.fallbacks", description: "Admissions counted on this instance because Redis was unreachable");
         _renewer = Task.Run(RenewLoopAsync);
     }
 
-    /// <summary>False while Redis is unreachable and counts are this instance's own.</summary>
-    public bool Shared => Volatile.Read(ref _shared) == 1;
+    /// <summary>False while Redis is unreachable (a call failed, or no connection is up) and counts are this instance's own.</summary>
+    public bool Shared => Volatile.Read(ref _shared) == 1 && _redis.IsConnected;
 
     public async ValueTask<RequestCount> TryStartAsync(string tenantId, int? requestsPerMinute, int? concurrentStreams)
     {
@@ -125,11 +126,12 @@ public sealed partial class RedisRequestCounters : IRequestCounters, IAsyncDispo
             while (await timer.WaitForNextTickAsync(_stopping.Token))
             {
                 var ttl = (long)_options.StreamLeaseTtl.TotalMilliseconds;
-                foreach (var lease in _leases.Keys)
+                try
                 {
-                    try { await _redis.GetDatabase().ScriptEvaluateAsync(RenewScript, [lease.Key], [lease.Member, ttl]); }
-                    catch (Exception exception) when (exception is RedisException or TimeoutException) { Unreachable(exception); break; }
+                    foreach (var lease in _leases.Keys) await _redis.GetDatabase().ScriptEvaluateAsync(RenewScript, [lease.Key], [lease.Member, ttl]);
+                    await RenewReservationsAsync(ttl);
                 }
+                catch (Exception exception) when (exception is RedisException or TimeoutException) { Unreachable(exception); }
             }
         }
         catch (OperationCanceledException)
@@ -170,10 +172,10 @@ public sealed partial class RedisRequestCounters : IRequestCounters, IAsyncDispo
     private static partial class Log
     {
         [LoggerMessage(EventId = 6100, Level = LogLevel.Warning,
-            Message = "Redis is unreachable ({ExceptionType}): requests per minute and streams are counted per instance until it is back (fail-open)")]
+            Message = "Redis is unreachable ({ExceptionType}): requests and tokens per minute, streams and budget reservations are counted per instance until it is back (fail-open)")]
         public static partial void RedisUnreachable(ILogger logger, string exceptionType);
 
-        [LoggerMessage(EventId = 6101, Level = LogLevel.Information, Message = "Redis is reachable again: requests per minute and streams are shared by every instance")]
+        [LoggerMessage(EventId = 6101, Level = LogLevel.Information, Message = "Redis is reachable again: requests and tokens per minute, streams and budget reservations are shared by every instance")]
         public static partial void RedisBack(ILogger logger);
     }
 }
@@ -184,5 +186,17 @@ internal sealed class SharedCountsHealthCheck(IRequestCounters counters) : IHeal
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(counters is RedisRequestCounters redis && !redis.Shared
             ? HealthCheckResult.Degraded("Redis is unreachable: rate limits fall back to per-instance counts (fail-open) until it is back")
-            : HealthCheckResult.Healthy(counters is RedisRequestCounters ? "requests per minute and streams counted in Redis, shared by every instance" : "per-instance counts (RateLimiting:Provider=Memory)"));
+            : HealthCheckResult.Healthy(counters is RedisRequestCounters ? "requests and tokens per minute, streams and budget reservations counted in Redis, shared by every instance" : "per-instance counts (RateLimiting:Provider=Memory)"));
+}
+
+/// <summary>Connects to Redis while the host starts, not on the first tenant's call (which would fail open while the connection is made).</summary>
+internal sealed class SharedCountsConnector(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        services.GetRequiredService<IRequestCounters>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -10,12 +10,14 @@ namespace OmniGateway.RateLimiting;
 /// <summary>
 /// The one admission step of <c>/v1/responses</c>. <see cref="AdmitRequestAsync"/> (the route's filter, before
 /// the body is read, so a refused tenant costs no body read) takes a requests-per-minute permit and a
-/// stream slot; <see cref="AdmitTokens"/> (once the body is validated, since the estimate needs it, and
+/// stream slot; <see cref="AdmitTokensAsync"/> (once the body is validated, since the estimate needs it, and
 /// before any upstream call) reserves tokens per minute and budgets. Each refusal names its limit, in
 /// its code and in <c>omnigateway_admission_refusals_total{limit}</c>. <see cref="RecordStored"/> is
-/// the one hook that charges a finished call.
+/// the one hook that charges a finished call and settles its reservation. With <c>RateLimiting:Provider=Redis</c>
+/// each half is one round trip to the counts every instance shares: two, because the first refuses before a
+/// body of up to <c>Gateway:MaxRequestBodyBytes</c> is read and the second needs that body's estimate.
 /// </summary>
-public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, TokensPerMinute tokensPerMinute, AdmissionMetrics metrics)
+public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, AdmissionMetrics metrics)
 {
     /// <summary>Requests per minute, then a stream slot held until the returned admission is disposed.</summary>
     public async ValueTask<Admitted> AdmitRequestAsync(HttpContext context)
@@ -40,15 +42,15 @@ public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission to
     }
 
     /// <summary>Tokens per minute and budgets, from the validated request; the reservations are held until disposed.</summary>
-    public AdmittedTokens AdmitTokens(TenantContext tenant, ValidatedRequest request)
+    public async ValueTask<AdmittedTokens> AdmitTokensAsync(TenantContext tenant, ValidatedRequest request, string requestId)
     {
-        var admitted = tokens.Admit(tenant, request);
+        var admitted = await tokens.AdmitAsync(tenant, request, requestId);
         if (admitted.RefusedLimit is { } limit) metrics.Refused(limit);
         return admitted;
     }
 
     /// <summary>After each record is stored: the call is charged its reported total, or its reservation when none was reported.</summary>
-    public void RecordStored(UsageRecord record) => tokensPerMinute.Add(record.TenantId, record.ChargedTokens);
+    public void RecordStored(UsageRecord record) => tokens.Charge(record);
 
     private Admitted Refuse(string limit, GatewayError error)
     {

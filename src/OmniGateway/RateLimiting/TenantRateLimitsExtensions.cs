@@ -22,6 +22,7 @@ public static class TenantRateLimitsExtensions
         builder.Services.AddSingleton<IRequestCounters>(services => services.GetRequiredService<IOptions<RateLimitingOptions>>().Value.UsesRedis
             ? ActivatorUtilities.CreateInstance<RedisRequestCounters>(services)
             : services.GetRequiredService<MemoryRequestCounters>());
+        builder.Services.AddHostedService<SharedCountsConnector>();
         builder.Services.AddHealthChecks().AddCheck<SharedCountsHealthCheck>("rate_limiting", tags: ["ready"]);
         return builder;
     }

@@ -115,12 +115,18 @@ public sealed class TokenBudgets(TimeProvider time)
             output = Math.Min(output, room - input);
             return null;
         }
+        return Refusal(period, max, counter.Committed, minimum, now);
+    }
+
+    /// <summary>The 429 of a budget whose room is below <paramref name="minimum"/> (also for the counts shared through Redis).</summary>
+    public static GatewayError Refusal(BudgetPeriod period, long limit, long committed, long minimum, DateTimeOffset now)
+    {
         var reset = UsagePeriods.End(period, now);
         // Spent (or too little left for this call even with nothing in flight): nothing changes before the reset.
         // Only reserved by calls in flight: they may end using less.
-        return max - counter.Committed < minimum
-            ? GatewayErrors.TokenBudgetExceeded(UsagePeriods.Name(period), max, reset, (int)Math.Ceiling((reset - now).TotalSeconds))
-            : GatewayErrors.TokenBudgetReserved(UsagePeriods.Name(period), max, retryAfterSeconds: 1);
+        return limit - committed < minimum
+            ? GatewayErrors.TokenBudgetExceeded(UsagePeriods.Name(period), limit, reset, (int)Math.Ceiling((reset - now).TotalSeconds))
+            : GatewayErrors.TokenBudgetReserved(UsagePeriods.Name(period), limit, retryAfterSeconds: 1);
     }
 
     internal sealed class TenantBudget
