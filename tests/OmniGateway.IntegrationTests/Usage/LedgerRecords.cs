@@ -34,7 +34,7 @@ public sealed class LedgerRecords(UsageDatabase database)
                 reader.GetInt64(14), reader.GetInt64(15), reader.GetString(16));
             var record = new UsageRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetNullableString(4), reader.GetString(5), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-                reader.GetNullableDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
+                reader.IsDBNull(7) ? null : reader.GetDouble(7), reader.GetDouble(8), UsageRecord.ParseOutcome(reader.GetString(9)), reader.GetNullableString(10), usage)
             {
                 UpstreamAttempts = (int)reader.GetInt64(18),
                 ReservedTokens = reader.IsDBNull(19) ? null : reader.GetInt64(19),
