@@ -101,8 +101,7 @@ internal sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOption
     public ValidateOptionsResult Validate(string? name, UpstreamOptions options)
     {
         var failures = new List<string>();
-        if (!Uri.TryCreate(options.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            failures.Add("Upstream:BaseUrl must be an absolute http(s) URL, e.g. https://www.dmxapi.cn.");
+        if (BaseUrlProblem("Upstream", options.BaseUrl) is { } baseUrlProblem) failures.Add(baseUrlProblem);
         if (!options.AuthorizationFormat.Contains("{key}", StringComparison.Ordinal))
             failures.Add("Upstream:AuthorizationFormat must contain {key}, e.g. '{key}' or 'Bearer {key}'.");
         if (!string.IsNullOrWhiteSpace(options.ApiKeyFile))
@@ -127,6 +126,17 @@ internal sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOption
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
+    /// <summary>
+    /// An absolute http(s) URL with nothing secret in it: a base URL is logged at start-up and traced with every
+    /// call, so credentials in its user-info or query would leak there. The key has its own setting.
+    /// </summary>
+    private static string? BaseUrlProblem(string name, string? baseUrl) =>
+        !Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            ? $"{name}:BaseUrl must be an absolute http(s) URL, e.g. https://www.dmxapi.cn."
+            : uri.UserInfo.Length > 0 || uri.Query.Length > 0
+                ? $"{name}:BaseUrl must not carry user-info or a query string (it is logged and traced); put the upstream key in {name}:ApiKey or {name}:ApiKeyFile."
+                : null;
+
     private static void ValidateDestinations(UpstreamOptions options, List<string> failures)
     {
         if (options.Destinations.Count == 0) return;
@@ -138,8 +148,7 @@ internal sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOption
         {
             var destination = options.Destinations[i];
             var name = $"Upstream:Destinations:{i}";
-            if (!Uri.TryCreate(destination.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                failures.Add($"{name}:BaseUrl must be an absolute http(s) URL, e.g. https://www.dmxapi.cn.");
+            if (BaseUrlProblem(name, destination.BaseUrl) is { } baseUrlProblem) failures.Add(baseUrlProblem);
             var hasKey = !string.IsNullOrWhiteSpace(destination.ApiKey);
             var hasFile = !string.IsNullOrWhiteSpace(destination.ApiKeyFile);
             if (hasKey && hasFile) failures.Add($"{name} sets both ApiKey and ApiKeyFile; keep one.");

@@ -82,6 +82,8 @@ public sealed class UpstreamDestinationsTests
 
     [Theory]
     [InlineData("Upstream:Destinations:0:BaseUrl", "not a url", "Upstream:Destinations:0:BaseUrl must be an absolute http(s) URL")]
+    [InlineData("Upstream:Destinations:0:BaseUrl", "https://user:sk-secret@a.example", "Upstream:Destinations:0:BaseUrl must not carry user-info or a query string")]
+    [InlineData("Upstream:Destinations:1:BaseUrl", "https://b.example/?key=sk-secret", "Upstream:Destinations:1:BaseUrl must not carry user-info or a query string")]
     [InlineData("Upstream:Destinations:0:ApiKey", null, "Upstream:Destinations:0 needs its upstream key")]
     [InlineData("Upstream:Destinations:0:ApiKeyFile", "/nonexistent/key", "Upstream:Destinations:0 sets both ApiKey and ApiKeyFile")]
     [InlineData("Upstream:Destinations:1:Weight", "0", "Upstream:Destinations:1:Weight must be a whole number from 1 to 1000")]
