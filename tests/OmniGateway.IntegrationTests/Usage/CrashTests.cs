@@ -25,13 +25,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         await using var store = await TestStore.CreateAsync(provider);
         var workingDirectory = Path.Combine(Path.GetTempPath(), "og-crash-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workingDirectory);
-        var settings = new Dictionary<string, string?>(store.Settings)
-        {
-            ["Gateway:Tenants:0:Id"] = "alpha",
-            ["Gateway:Tenants:0:KeySha256:0"] = LedgerGateway.Sha256(LedgerGateway.AlphaKey),
-            ["Simulator:EventDelay"] = "00:00:00.004",
-            ["Serilog:MinimumLevel:Default"] = "Warning",
-        };
+        var settings = LedgerGateway.ProcessSettings(store);
 
         var completed = new ConcurrentDictionary<string, bool>();
         var started = 0;
@@ -80,7 +74,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             Assert.True(await StreamAsync(client, "after-restart", after) && after.ContainsKey("after-restart"), restarted.LastLines);
         }
 
-        var records = (await ReadRecordsAsync(store)).ToDictionary(r => r.RequestId, r => r, StringComparer.Ordinal);
+        var records = (await LedgerRecords.OfClosedStoreAsync(store)).ToDictionary(r => r.RequestId, r => r, StringComparer.Ordinal);
         var missing = completed.Keys.Where(id => !records.TryGetValue(id, out var r) || r.Outcome != UsageOutcome.Completed).ToList();
         output.WriteLine($"{provider}: {Workers} concurrent clients, {started} streams started, {inFlightAtKill} in flight at SIGKILL, " +
                          $"{completed.Count} completions seen by clients, {records.Count - 1} records stored before the kill, missing {missing.Count}");
@@ -111,14 +105,5 @@ public sealed class CrashTests(ITestOutputHelper output)
         {
             return false;
         }
-    }
-
-    private static async Task<List<UsageRecord>> ReadRecordsAsync(TestStore store)
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        var records = await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None);
-        return records.Select(r => r.Record).ToList();
     }
 }

@@ -35,18 +35,6 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         ["Usage:BudgetRefreshInterval"] = "00:00:00.200", // the tick on which an idle gateway retries its journal
     });
 
-    /// <summary>Another process's view of the file: the store breaks and heals under the running gateway.</summary>
-    private void StoreRefusesWrites(bool refuse)
-    {
-        using var connection = new SqliteConnection($"Data Source={_store.SqliteFile};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = refuse
-            ? "CREATE TRIGGER og_test_refuse BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'the usage store refuses writes'); END;"
-            : "DROP TRIGGER og_test_refuse;";
-        command.ExecuteNonQuery();
-    }
-
     private static async Task<List<UsageRecord>> RecordsAsync(LedgerGateway gateway, string requestId) =>
         (await gateway.Store.ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).Where(r => r.RequestId == requestId).ToList();
 
@@ -70,7 +58,7 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         Assert.True(before.SawCompleted);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
 
-        StoreRefusesWrites(true);
+        _store.RefuseWrites(true);
         var refused = await StreamClient.PostAsync(client, Fixtures.Request("text-audio.json"), "during-1");
 
         Assert.False(refused.SawCompleted, "a completion nobody can bill was relayed");
@@ -78,7 +66,7 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/readyz")).StatusCode);
         Assert.Empty(await RecordsAsync(gateway, "during-1"));
 
-        StoreRefusesWrites(false);
+        _store.RefuseWrites(false);
         var stored = await EventuallyStoredAsync(gateway, "during-1");
 
         Assert.Equal((UsageOutcome.Completed, TextAudio.TotalTokens), (stored.Outcome, stored.Usage!.TotalTokens));
@@ -96,13 +84,13 @@ public sealed class LedgerFailureTests : IAsyncLifetime
         await using (var gateway = Gateway())
         {
             using var client = gateway.Client(LedgerGateway.AlphaKey);
-            StoreRefusesWrites(true);
+            _store.RefuseWrites(true);
             var refused = await StreamClient.PostAsync(client, Fixtures.Request("text-audio.json"), "journaled-1");
             Assert.Contains("\"code\":\"usage_not_recorded\"", refused.Body, StringComparison.Ordinal);
         }
         var journal = Path.Combine(Path.GetDirectoryName(_store.SqliteFile)!, "usage-journal.jsonl");
         Assert.True(File.Exists(journal), "the failed record was not journaled");
-        StoreRefusesWrites(false);
+        _store.RefuseWrites(false);
 
         await using var restarted = Gateway();
         using var restartedClient = restarted.Client(LedgerGateway.AlphaKey);

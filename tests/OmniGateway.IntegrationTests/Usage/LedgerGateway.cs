@@ -26,6 +26,15 @@ public sealed class LedgerGateway(TestStore store, Uri? upstream = null, IDictio
 
     public LedgerRecords Store => LedgerRecords.Of(Services);
 
+    /// <summary>Settings of a real gateway process over <paramref name="store"/>: tenant alpha, a simulator 4 ms per event, Warning logs.</summary>
+    public static Dictionary<string, string?> ProcessSettings(TestStore store) => new(store.Settings)
+    {
+        ["Gateway:Tenants:0:Id"] = "alpha",
+        ["Gateway:Tenants:0:KeySha256:0"] = Sha256(AlphaKey),
+        ["Simulator:EventDelay"] = "00:00:00.004",
+        ["Serilog:MinimumLevel:Default"] = "Warning",
+    };
+
     /// <summary>A client over real HTTP; a null key sends none.</summary>
     public HttpClient Client(string? key) => CreateClient(key, TimeSpan.FromSeconds(60));
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Pricing;
 using OmniGateway.Usage.Storage;
@@ -11,6 +12,15 @@ namespace OmniGateway.IntegrationTests.Usage;
 public sealed class LedgerRecords(UsageDatabase database)
 {
     public static LedgerRecords Of(IServiceProvider services) => new(services.GetRequiredService<UsageDatabase>());
+
+    /// <summary>Every record of a store no gateway in this process holds open (one killed, or another process's), oldest first.</summary>
+    public static async Task<List<UsageRecord>> OfClosedStoreAsync(TestStore store)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
+        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
+        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
+        return [.. (await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record)];
+    }
 
     public UsageDatabase Database => database;
 

@@ -28,6 +28,21 @@ public sealed class TestStore : IAsyncDisposable
 
     public string? SqliteFile => _folder is null ? null : Path.Combine(_folder, "data", "omnigateway.db");
 
+    /// <summary>
+    /// SQLite only: another process's view of the file, so the store breaks (every insert of a record aborts) and
+    /// heals under a running gateway.
+    /// </summary>
+    public void RefuseWrites(bool refuse)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={SqliteFile};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = refuse
+            ? "CREATE TRIGGER og_test_refuse BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'the usage store refuses writes'); END;"
+            : "DROP TRIGGER og_test_refuse;";
+        command.ExecuteNonQuery();
+    }
+
     public static TheoryData<string> Providers
     {
         get

@@ -135,13 +135,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         receiver.Delay = TimeSpan.FromMilliseconds(40); // slower than the load: a backlog builds up, and the kill lands mid-POST
         var workingDirectory = Path.Combine(Path.GetTempPath(), "og-export-crash-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workingDirectory);
-        var settings = new Dictionary<string, string?>(store.Settings)
-        {
-            ["Gateway:Tenants:0:Id"] = "alpha",
-            ["Gateway:Tenants:0:KeySha256:0"] = LedgerGateway.Sha256(LedgerGateway.AlphaKey),
-            ["Simulator:EventDelay"] = "00:00:00.004",
-            ["Serilog:MinimumLevel:Default"] = "Warning",
-        };
+        var settings = LedgerGateway.ProcessSettings(store);
         foreach (var (key, value) in Sink(receiver, "crash-feed", batchSize)) settings[key] = value;
 
         int storedAtKill, keptAtKill;
@@ -172,7 +166,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
             keptAtKill = receiver.Kept.Count;
             await stop.CancelAsync();
             await Task.WhenAll(workers);
-            storedAtKill = (await ReadRecordsAsync(store)).Count;
+            storedAtKill = (await LedgerRecords.OfClosedStoreAsync(store)).Count;
         }
         Assert.True(storedAtKill > keptAtKill + batchSize, $"no backlog at the kill ({storedAtKill} stored, {keptAtKill} delivered): the test proves nothing");
 
@@ -182,7 +176,7 @@ public sealed class UsageExportTests(ITestOutputHelper output)
             await receiver.WaitForAsync(() => receiver.Kept.Count >= storedAtKill, TimeSpan.FromSeconds(60), "delivery of the backlog after the restart");
             await Task.Delay(500);
         }
-        var stored = await ReadRecordsAsync(store);
+        var stored = await LedgerRecords.OfClosedStoreAsync(store);
         Assert.Equal(storedAtKill, stored.Count);
         Assert.Equal(stored.Select(r => r.RecordKey).Order(StringComparer.Ordinal), receiver.Kept.Keys.Order(StringComparer.Ordinal)); // none lost, none invented
         var duplicates = receiver.Received.Count - receiver.Kept.Count;
@@ -204,9 +198,9 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         Assert.True((await PostTaggedAsync(alpha, "before-outage")).Contains("event: response.completed", StringComparison.Ordinal));
         await receiver.WaitForAsync(() => receiver.Kept.Count == 1, TimeSpan.FromSeconds(30), "the first record's delivery");
 
-        StoreRefusesWrites(store, true);
+        store.RefuseWrites(true);
         Assert.Contains("\"code\":\"usage_not_recorded\"", await PostTaggedAsync(alpha, "journaled"), StringComparison.Ordinal);
-        StoreRefusesWrites(store, false);
+        store.RefuseWrites(false);
 
         await receiver.WaitForAsync(() => receiver.Kept.Count == 2, TimeSpan.FromSeconds(30), "the journaled record's delivery after the replay");
         await Task.Delay(500); // further replays or polls must not send it again
@@ -234,26 +228,6 @@ public sealed class UsageExportTests(ITestOutputHelper output)
         request.Headers.Add("x-request-id", requestId);
         using var response = await client.SendAsync(request);
         return await response.Content.ReadAsStringAsync();
-    }
-
-    /// <summary>Another process's view of the file: the store breaks and heals under the running gateway.</summary>
-    private static void StoreRefusesWrites(TestStore store, bool refuse)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store.SqliteFile};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = refuse
-            ? "CREATE TRIGGER og_test_refuse BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'the usage store refuses writes'); END;"
-            : "DROP TRIGGER og_test_refuse;";
-        command.ExecuteNonQuery();
-    }
-
-    private static async Task<List<UsageRecord>> ReadRecordsAsync(TestStore store)
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        return (await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record).ToList();
     }
 
     private static async Task WaitAsync(Func<bool> condition, string what)
