@@ -75,7 +75,7 @@ public class AdmissionBenchmarks : IDisposable
 
     private async Task AdmitAsync(TenantAdmission admission)
     {
-        using var admitted = await admission.AdmitRequestAsync(_context);
+        await using var admitted = await admission.AdmitRequestAsync(_context);
         if (admitted.Rejection is not null) throw new InvalidOperationException("refused: " + admitted.Rejection.Code);
         using var tokens = await admission.AdmitTokensAsync(Tenant, _request, _record.RequestId);
         if (tokens.Rejection is not null) throw new InvalidOperationException("refused: " + tokens.Rejection.Code);

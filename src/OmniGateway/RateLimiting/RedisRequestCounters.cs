@@ -110,10 +110,21 @@ public sealed partial class RedisRequestCounters : IRequestCounters, IAsyncDispo
 
     private RedisKey Key(string tenantId, string kind) => $"{_options.RedisKeyPrefix}{{{tenantId}}}:{kind}"; // one hash slot per tenant
 
+    /// <summary>
+    /// Awaited, so the slot is free in Redis before the call's response completes: a caller who starts its next
+    /// call on another instance the moment this one ends finds the slot free. If Redis is away the lease expires.
+    /// </summary>
+    private async ValueTask ReleaseAsync(Lease lease)
+    {
+        _leases.TryRemove(lease, out _);
+        try { await _redis.GetDatabase().SortedSetRemoveAsync(lease.Key, lease.Member); }
+        catch (RedisException) { }
+    }
+
+    /// <summary>Where nothing can wait (a synchronous dispose): fire and forget.</summary>
     private void Release(Lease lease)
     {
         _leases.TryRemove(lease, out _);
-        // Fire and forget: if Redis is away the lease simply expires.
         try { _redis.GetDatabase().SortedSetRemove(lease.Key, lease.Member, CommandFlags.FireAndForget); }
         catch (RedisException) { }
     }
@@ -157,11 +168,13 @@ public sealed partial class RedisRequestCounters : IRequestCounters, IAsyncDispo
         _stopping.Dispose();
     }
 
-    private sealed class Lease(RedisRequestCounters owner, RedisKey key, string member) : IDisposable
+    private sealed class Lease(RedisRequestCounters owner, RedisKey key, string member) : IDisposable, IAsyncDisposable
     {
         private int _released;
         public RedisKey Key { get; } = key;
         public string Member { get; } = member;
+
+        public ValueTask DisposeAsync() => Interlocked.Exchange(ref _released, 1) == 0 ? owner.ReleaseAsync(this) : ValueTask.CompletedTask;
 
         public void Dispose()
         {

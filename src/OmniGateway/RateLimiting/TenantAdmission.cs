@@ -59,10 +59,16 @@ public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission to
     }
 
     /// <summary>An admitted request (holding its stream slot until disposed), or the refusal to send.</summary>
-    public sealed class Admitted(GatewayError? rejection, IDisposable? slot) : IDisposable
+    public sealed class Admitted(GatewayError? rejection, IDisposable? slot) : IAsyncDisposable
     {
         public GatewayError? Rejection { get; } = rejection;
 
-        public void Dispose() => slot?.Dispose();
+        /// <summary>A shared slot is released awaited (see RedisRequestCounters), an in-process one at once.</summary>
+        public ValueTask DisposeAsync()
+        {
+            if (slot is IAsyncDisposable shared) return shared.DisposeAsync();
+            slot?.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 }

@@ -32,7 +32,7 @@ public static class TenantRateLimitsExtensions
         builder.AddEndpointFilter(static async (invocation, next) =>
         {
             var admission = invocation.HttpContext.RequestServices.GetRequiredService<TenantAdmission>();
-            using var admitted = await admission.AdmitRequestAsync(invocation.HttpContext);
+            await using var admitted = await admission.AdmitRequestAsync(invocation.HttpContext);
             if (admitted.Rejection is { } refused)
             {
                 await refused.WriteAsync(invocation.HttpContext);
