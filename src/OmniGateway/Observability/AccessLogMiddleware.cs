@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using OmniGateway.Tenants;
+using Serilog.Events;
 
 namespace OmniGateway.Observability;
 
@@ -9,8 +10,12 @@ namespace OmniGateway.Observability;
 /// (never the query), status, duration, request id, trace id and the tenant once authentication named one.
 /// Outermost in the pipeline, so the status is the one the client got and the duration covers every stage.
 /// </summary>
-public sealed partial class AccessLogMiddleware(RequestDelegate next, ILogger<AccessLogMiddleware> logger, TimeProvider time)
+public sealed class AccessLogMiddleware(RequestDelegate next, Serilog.ILogger logger, TimeProvider time)
 {
+    // Once per request: written straight to Serilog (CallLogLine says why), fields as [LoggerMessage] wrote them.
+    private readonly CallLogLine _line = new(logger, typeof(AccessLogMiddleware).FullName!, new EventId(200, "AccessLog"),
+        "{Method} {Path} {StatusCode} in {DurationMs:0.0} ms request {RequestId} trace {TraceId} tenant {TenantId} client aborted {ClientAborted}");
+
     // Probes and scrapes arrive every few seconds from the orchestrator: at Debug, not between the calls.
     private static readonly PathString[] QuietPaths = ["/healthz", "/readyz", "/metrics"];
 
@@ -30,20 +35,20 @@ public sealed partial class AccessLogMiddleware(RequestDelegate next, ILogger<Ac
     private void Write(HttpContext context, TimeSpan elapsed)
     {
         var request = context.Request;
-        var level = QuietPaths.Contains(request.Path) && context.Response.StatusCode < 500 ? LogLevel.Debug : LogLevel.Information;
-        if (!logger.IsEnabled(level)) return;
+        var level = QuietPaths.Contains(request.Path) && context.Response.StatusCode < 500 ? LogEventLevel.Debug : LogEventLevel.Information;
+        if (!_line.IsEnabled(level)) return;
         var activity = context.Features.Get<IHttpActivityFeature>()?.Activity ?? Activity.Current;
         var traceId = activity is null ? "" : activity.TraceId.ToHexString();
         var tenant = context.Features.Get<TenantContext>()?.TenantId ?? "-";
-        Log.Request(logger, level, request.Method, request.Path.Value ?? "/", context.Response.StatusCode, elapsed.TotalMilliseconds,
-            context.TraceIdentifier, traceId, tenant, context.RequestAborted.IsCancellationRequested);
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 200, EventName = "AccessLog",
-            Message = "{Method} {Path} {StatusCode} in {DurationMs:0.0} ms request {RequestId} trace {TraceId} tenant {TenantId} client aborted {ClientAborted}")]
-        public static partial void Request(ILogger logger, LogLevel level, string method, string path, int statusCode, double durationMs,
-            string requestId, string traceId, string tenantId, bool clientAborted);
+        var properties = _line.NewProperties();
+        properties["Method"] = CallLogLine.Scalar(request.Method);
+        properties["Path"] = CallLogLine.Scalar(request.Path.Value ?? "/");
+        properties["StatusCode"] = CallLogLine.Scalar(context.Response.StatusCode);
+        properties["DurationMs"] = CallLogLine.Scalar(elapsed.TotalMilliseconds);
+        properties["RequestId"] = CallLogLine.Scalar(context.TraceIdentifier);
+        properties["TraceId"] = CallLogLine.Scalar(traceId);
+        properties["TenantId"] = CallLogLine.Scalar(tenant);
+        properties["ClientAborted"] = CallLogLine.Scalar(context.RequestAborted.IsCancellationRequested);
+        _line.Write(level, properties);
     }
 }

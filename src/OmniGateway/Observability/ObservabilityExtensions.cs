@@ -24,8 +24,16 @@ public static class ObservabilityExtensions
         // Serilog is the one console writer; other ILoggerProviders (tests' capture, say) still receive every event.
         // preserveStaticLogger: each host keeps its own logger; the static Log.Logger would be shared by test hosts.
         builder.Logging.ClearProviders();
-        builder.Services.AddSerilog(preserveStaticLogger: true, writeToProviders: true, configureLogger: (services, logger) =>
+        builder.Services.AddSerilog(preserveStaticLogger: true, configureLogger: (services, logger) =>
         {
+            // writeToProviders, but only when there is a provider to write to: Serilog's sink for them copies
+            // every event's properties for the providers even when there are none (issue 11: allocated per stream).
+            if (services.GetServices<ILoggerProvider>().ToArray() is { Length: > 0 } providers)
+            {
+                var collection = new Serilog.Extensions.Logging.LoggerProviderCollection();
+                foreach (var provider in providers) collection.AddProvider(provider);
+                logger.WriteTo.Providers(collection);
+            }
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
                 .Enrich.FromLogContext()

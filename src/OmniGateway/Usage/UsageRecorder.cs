@@ -1,11 +1,17 @@
+using static OmniGateway.Observability.CallLogLine;
+
 namespace OmniGateway.Usage;
 
 /// <summary>
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TenantAdmission admission, Pricing.PriceTable prices)
+    RateLimiting.TenantAdmission admission, Pricing.PriceTable prices, Serilog.ILogger serilog)
 {
+    // Once per call: written straight to Serilog (Observability/CallLogLine says why), fields as [LoggerMessage] wrote them.
+    private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, new EventId(7000, "UsageRecorded"),
+        "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}");
+
     public async ValueTask RecordAsync(UsageRecord record)
     {
         // Priced once, here: the stored amount is what history keeps, whatever the table says later. A call that
@@ -23,22 +29,36 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
             Log.LedgerWriteFailed(logger, exception, record.RequestId, record.TenantId);
             throw;
         }
-        var usage = record.Usage;
         admission.RecordStored(record); // the one hook that charges limits with a finished call
-        var outcome = UsageRecord.OutcomeName(record.Outcome);
-        Log.UsageRecorded(logger, record.RequestId, record.TenantId, record.KeyId, record.Model, record.Voice, record.Modalities,
-            record.StartedAt, record.TimeToFirstByteMs, record.DurationMs, outcome, record.UpstreamResponseId,
-            usage?.InputTokens, usage?.CachedTokens, usage?.OutputTokens, usage?.ReasoningTokens, usage?.TotalTokens);
+        LogRecorded(record);
+    }
+
+    private void LogRecorded(UsageRecord record)
+    {
+        if (!_usageRecorded.IsEnabled(Serilog.Events.LogEventLevel.Information)) return;
+        var usage = record.Usage;
+        var properties = _usageRecorded.NewProperties();
+        properties["RequestId"] = Scalar(record.RequestId);
+        properties["TenantId"] = Scalar(record.TenantId);
+        properties["KeyId"] = Scalar(record.KeyId);
+        properties["Model"] = Scalar(record.Model);
+        properties["Voice"] = Scalar(record.Voice);
+        properties["Modalities"] = Scalar(record.Modalities);
+        properties["StartTime"] = Scalar(record.StartedAt);
+        properties["TimeToFirstByteMs"] = Scalar(record.TimeToFirstByteMs);
+        properties["DurationMs"] = Scalar(record.DurationMs);
+        properties["Outcome"] = Scalar(UsageRecord.OutcomeName(record.Outcome));
+        properties["UpstreamResponseId"] = Scalar(record.UpstreamResponseId);
+        properties["InputTokens"] = Scalar(usage?.InputTokens);
+        properties["CachedTokens"] = Scalar(usage?.CachedTokens);
+        properties["OutputTokens"] = Scalar(usage?.OutputTokens);
+        properties["ReasoningTokens"] = Scalar(usage?.ReasoningTokens);
+        properties["TotalTokens"] = Scalar(usage?.TotalTokens);
+        _usageRecorded.Write(Serilog.Events.LogEventLevel.Information, properties);
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 7000, EventName = "UsageRecorded", Level = LogLevel.Information,
-            Message = "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}")]
-        public static partial void UsageRecorded(ILogger logger, string requestId, string tenantId, string keyId, string model, string? voice,
-            string modalities, DateTimeOffset startTime, double? timeToFirstByteMs, double durationMs, string outcome, string? upstreamResponseId,
-            long? inputTokens, long? cachedTokens, long? outputTokens, long? reasoningTokens, long? totalTokens);
-
         [LoggerMessage(EventId = 7001, Level = LogLevel.Error, Message = "Usage record {RequestId} of tenant {TenantId} could not be stored")]
         public static partial void LedgerWriteFailed(ILogger logger, Exception exception, string requestId, string tenantId);
     }
