@@ -12,6 +12,7 @@ namespace OmniGateway.Usage.Storage;
 internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
 {
     private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
 
     public DbConnection Connection => connection;
 
@@ -28,8 +29,22 @@ internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
         return command;
     }
 
+    /// <summary>SQLite: the statement for <paramref name="sql"/> on the connection's own handle, kept for the connection's life.</summary>
+    public SqliteStatement Statement(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = new SqliteStatement((Microsoft.Data.Sqlite.SqliteConnection)connection, sql);
+            _statements.Add(sql, statement);
+        }
+        return statement;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        // Statements first: SQLite closes a connection only once none is left open on it.
+        foreach (var statement in _statements.Values) statement.Dispose();
+        _statements.Clear();
         foreach (var command in _commands.Values) await command.DisposeAsync();
         _commands.Clear();
         await connection.DisposeAsync();

@@ -76,12 +76,24 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
             // connection once they recur (UsageDatabase turns on its automatic preparation).
             await using var batch = connection.CreateBatch();
             batch.Transaction = transaction;
-            foreach (var record in records) batch.BatchCommands.Add(Prepare(batch.CreateBatchCommand(), InsertRecord, Record(record, recordedAt)));
+            foreach (var record in records)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = InsertRecord;
+                WriteRecord(new Parameters(command.Parameters, command.CreateParameter), record, recordedAt);
+                batch.BatchCommands.Add(command);
+            }
             await batch.ExecuteNonQueryAsync(cancellationToken);
 
             await using var upserts = connection.CreateBatch();
             upserts.Transaction = transaction;
-            foreach (var (key, delta) in deltas) upserts.BatchCommands.Add(Prepare(upserts.CreateBatchCommand(), UpsertTotal, Total(key, delta)));
+            foreach (var (key, delta) in deltas)
+            {
+                var command = upserts.CreateBatchCommand();
+                command.CommandText = UpsertTotal;
+                WriteTotal(new Parameters(command.Parameters, command.CreateParameter), key, delta);
+                upserts.BatchCommands.Add(command);
+            }
             await using var reader = await upserts.ExecuteReaderAsync(cancellationToken);
             foreach (var (key, _) in deltas)
             {
@@ -92,20 +104,20 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         }
         else
         {
-            // SQLite is in-process: the writer's prepared statements, rebound per record, cost microseconds.
-            var insert = writer.Command(InsertRecord, transaction);
+            // SQLite is in-process: the writer's prepared statements, rebound per record, cost microseconds
+            // (and, bound on SQLite's own statement, allocate nothing per value: SqliteStatement).
+            var insert = writer.Statement(InsertRecord);
             foreach (var record in records)
             {
-                Record(record, recordedAt)(insert.Parameters, insert.CreateParameter);
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                WriteRecord(insert, record, recordedAt);
+                insert.Execute();
             }
-            var upsert = writer.Command(UpsertTotal, transaction);
+            var upsert = writer.Statement(UpsertTotal);
             foreach (var (key, delta) in deltas)
             {
-                Total(key, delta)(upsert.Parameters, upsert.CreateParameter);
-                await using var returned = await upsert.ExecuteReaderAsync(cancellationToken);
-                await returned.ReadAsync(cancellationToken); // RETURNING always yields the row
-                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, returned.GetInt64(0)) { CostNanos = returned.GetInt64(1) });
+                WriteTotal(upsert, key, delta);
+                var (tokens, costNanos) = upsert.ExecuteReturningRow(); // RETURNING always yields the row
+                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, tokens) { CostNanos = costNanos });
             }
         }
         // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
@@ -211,66 +223,55 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         await transaction.RollbackAsync(cancellationToken);
     }
 
-    private static DbBatchCommand Prepare(DbBatchCommand command, string sql, Action<DbParameterCollection, Func<DbParameter>> bind)
-    {
-        command.CommandText = sql;
-        bind(command.Parameters, command.CreateParameter);
-        return command;
-    }
-
-    private static Action<DbParameterCollection, Func<DbParameter>> Record(UsageRecord record, long recordedAt) => (parameters, create) =>
+    private static void WriteRecord<TRow>(TRow row, UsageRecord record, long recordedAt) where TRow : IRowValues
     {
         var usage = record.Usage;
-        Add(parameters, create, "@request_id", record.RequestId);
-        Add(parameters, create, "@tenant_id", record.TenantId);
-        Add(parameters, create, "@key_id", record.KeyId);
-        Add(parameters, create, "@model", record.Model);
-        Add(parameters, create, "@voice", record.Voice);
-        Add(parameters, create, "@modalities", record.Modalities);
-        Add(parameters, create, "@started_at_ms", record.StartedAt.ToUnixTimeMilliseconds());
-        Add(parameters, create, "@ttfb_ms", record.TimeToFirstByteMs);
-        Add(parameters, create, "@duration_ms", record.DurationMs);
-        Add(parameters, create, "@outcome", UsageRecord.OutcomeName(record.Outcome));
-        Add(parameters, create, "@upstream_response_id", record.UpstreamResponseId);
-        Add(parameters, create, "@input_tokens", usage?.InputTokens);
-        Add(parameters, create, "@cached_tokens", usage?.CachedTokens);
-        Add(parameters, create, "@output_tokens", usage?.OutputTokens);
-        Add(parameters, create, "@reasoning_tokens", usage?.ReasoningTokens);
-        Add(parameters, create, "@total_tokens", usage?.TotalTokens);
-        Add(parameters, create, "@usage_json", usage?.RawJson);
-        Add(parameters, create, "@recorded_at_ms", recordedAt);
-        Add(parameters, create, "@upstream_attempts", (long)record.UpstreamAttempts);
-        Add(parameters, create, "@reserved_tokens", record.ReservedTokens);
-        Add(parameters, create, "@usage_reported", record.UsageReported ? 1L : 0L);
-        Add(parameters, create, "@record_key", record.RecordKey);
-        Add(parameters, create, "@cost_picos", record.Cost?.Picos);
-        Add(parameters, create, "@currency", record.Cost?.Currency);
-        Add(parameters, create, "@price_effective_ms", record.Cost?.PriceEffectiveFrom.ToUnixTimeMilliseconds());
-        Add(parameters, create, "@tags_json", RecordTags.ToJson(record.Tags));
-        Add(parameters, create, "@reserved_cost_picos", record.ReservedCost is { } reserved ? Pricing.UsageCost.ToPicos(reserved) : null);
-    };
+        row.Text("@request_id", record.RequestId);
+        row.Text("@tenant_id", record.TenantId);
+        row.Text("@key_id", record.KeyId);
+        row.Text("@model", record.Model);
+        row.Text("@voice", record.Voice);
+        row.Text("@modalities", record.Modalities);
+        row.Integer("@started_at_ms", record.StartedAt.ToUnixTimeMilliseconds());
+        row.Real("@ttfb_ms", record.TimeToFirstByteMs);
+        row.Real("@duration_ms", record.DurationMs);
+        row.Text("@outcome", UsageRecord.OutcomeName(record.Outcome));
+        row.Text("@upstream_response_id", record.UpstreamResponseId);
+        row.Integer("@input_tokens", usage?.InputTokens);
+        row.Integer("@cached_tokens", usage?.CachedTokens);
+        row.Integer("@output_tokens", usage?.OutputTokens);
+        row.Integer("@reasoning_tokens", usage?.ReasoningTokens);
+        row.Integer("@total_tokens", usage?.TotalTokens);
+        row.Text("@usage_json", usage?.RawJson);
+        row.Integer("@recorded_at_ms", recordedAt);
+        row.Integer("@upstream_attempts", record.UpstreamAttempts);
+        row.Integer("@reserved_tokens", record.ReservedTokens);
+        row.Integer("@usage_reported", record.UsageReported ? 1L : 0L);
+        row.Text("@record_key", record.RecordKey);
+        row.Integer("@cost_picos", record.Cost?.Picos);
+        row.Text("@currency", record.Cost?.Currency);
+        row.Integer("@price_effective_ms", record.Cost?.PriceEffectiveFrom.ToUnixTimeMilliseconds());
+        row.Text("@tags_json", RecordTags.ToJson(record.Tags));
+        row.Integer("@reserved_cost_picos", record.ReservedCost is { } reserved ? Pricing.UsageCost.ToPicos(reserved) : null);
+    }
 
-    private static Action<DbParameterCollection, Func<DbParameter>> Total((string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens, long CostNanos) delta) =>
-        (parameters, create) =>
-        {
-            Add(parameters, create, "@tenant_id", key.Tenant);
-            Add(parameters, create, "@period", UsagePeriods.Name(key.Period));
-            Add(parameters, create, "@start", key.Start);
-            Add(parameters, create, "@requests", delta.Requests);
-            Add(parameters, create, "@tokens", delta.Tokens);
-            Add(parameters, create, "@cost_nanos", delta.CostNanos);
-        };
-
-    private static void Add(DbParameterCollection parameters, Func<DbParameter> create, string name, object? value)
+    private static void WriteTotal<TRow>(TRow row, (string Tenant, BudgetPeriod Period, long Start) key, (long Requests, long Tokens, long CostNanos) delta)
+        where TRow : IRowValues
     {
-        // A kept (prepared) command keeps its parameters: rebinding sets their values.
-        var index = parameters.IndexOf(name);
-        if (index >= 0)
-        {
-            parameters[index].Value = value ?? DBNull.Value;
-            return;
-        }
-        parameters.Add(DbCommandExtensions.Bind(create(), name, value));
+        row.Text("@tenant_id", key.Tenant);
+        row.Text("@period", UsagePeriods.Name(key.Period));
+        row.Integer("@start", key.Start);
+        row.Integer("@requests", delta.Requests);
+        row.Integer("@tokens", delta.Tokens);
+        row.Integer("@cost_nanos", delta.CostNanos);
+    }
+
+    /// <summary>Postgres: the row's values as the batch command's parameters.</summary>
+    private readonly struct Parameters(DbParameterCollection parameters, Func<DbParameter> create) : IRowValues
+    {
+        public void Text(string name, string? value) => parameters.Add(DbCommandExtensions.Bind(create(), name, value));
+        public void Integer(string name, long? value) => parameters.Add(DbCommandExtensions.Bind(create(), name, value));
+        public void Real(string name, double? value) => parameters.Add(DbCommandExtensions.Bind(create(), name, value));
     }
 }
 
