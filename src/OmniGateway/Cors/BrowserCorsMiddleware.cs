@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using OmniGateway.Auth;
 using OmniGateway.Errors;
@@ -20,15 +21,18 @@ public sealed class BrowserCorsMiddleware(RequestDelegate next, AllowedOrigins a
     private static readonly string[] RequestHeaders = ["authorization", "content-type", "x-api-key", "x-request-id", "accept"];
     private static readonly string[] ExposedHeaders = [RequestIdMiddleware.Header, HeaderNames.RetryAfter, "x-omnigateway-upstream"];
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
+        // No Origin (SDKs, servers: most calls) goes straight on, without a state machine or closure of this class's.
         if (!request.Headers.TryGetValue(HeaderNames.Origin, out var originHeader) || IsSameOrigin(request, originHeader.ToString()))
-        {
-            await next(context);
-            return;
-        }
+            return next(context);
+        return CrossOriginAsync(context, originHeader);
+    }
 
+    private async Task CrossOriginAsync(HttpContext context, StringValues originHeader)
+    {
+        var request = context.Request;
         // The answer depends on the origin, even when it names one origin only (the framework adds Vary for lists alone).
         context.Response.OnStarting(static state =>
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
@@ -28,7 +29,8 @@ public sealed partial class ResponsesForwarder(
     GatewayMetrics metrics,
     ILogger<ResponsesForwarder> logger)
 {
-    public async Task ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once, by the endpoint; the box is reused by the next call
+    public async ValueTask ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
         var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
@@ -73,6 +75,7 @@ public sealed partial class ResponsesForwarder(
     }
 
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask TellClientAsync(RelayTarget target, RelayResult result, GatewayError? refusal, CancellationToken clientGone)
     {
         switch (result.End)

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
 using OmniGateway.Upstream;
@@ -45,6 +46,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, CallAccount 
         return ValueTask.CompletedTask;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // YARP awaits it once; the box is reused by the next stream
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,
         CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace OmniGateway.Proxy;
 
@@ -18,6 +19,8 @@ public static class SseRelay
     /// <param name="storeBeforeTerminal">Stores the record of the terminal event (passed as a provisional
     /// <see cref="RelayEnd.Relayed"/> result); a throw withholds the completion (<see cref="RelayEnd.TerminalNotRecorded"/>).</param>
     /// <param name="clientGone">Fires when the client disconnects; <see cref="UpstreamDeadline.ClientLeft"/> decides what that means.</param>
+    // Pooled: the pump's state machine (its locals) was the largest object a stream made (issue 11, allocated per stream).
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<RelayResult> RelayAsync(PipeReader upstream, string? contentType, RelayTarget target, UpstreamDeadline deadline,
         Func<RelayResult, ValueTask> storeBeforeTerminal, CancellationToken clientGone)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 
 namespace OmniGateway.RateLimiting;
@@ -29,7 +30,8 @@ public static class TenantRateLimitsExtensions
 
     /// <summary>The route's admission step: requests and streams before the body is read; tokens once it is validated.</summary>
     public static TBuilder RequireTenantLimits<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(static async (invocation, next) =>
+        // Pooled state machine: the filter runs once per call and its ValueTask is awaited once (issue 11, allocated per stream).
+        builder.AddEndpointFilter([AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] static async ValueTask<object?> (invocation, next) =>
         {
             var admission = invocation.HttpContext.RequestServices.GetRequiredService<TenantAdmission>();
             await using var admitted = await admission.AdmitRequestAsync(invocation.HttpContext);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OmniGateway.Observability;
 using OmniGateway.Proxy;
 using OmniGateway.Tenants;
@@ -47,6 +48,7 @@ public sealed class CallAccount
     }
 
     /// <summary>Every end the relay did not record itself. A failed store is logged by the recorder and kept by the ledger's journal.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask RecordUnlessHandedOverAsync(RelayResult result)
     {
         if (result.RecordHandedOver) return;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static OmniGateway.Observability.CallLogLine;
 
 namespace OmniGateway.Usage;
@@ -12,6 +13,7 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
     private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, new EventId(7000, "UsageRecorded"),
         "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}");
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once (relay or forwarder); the box is reused by the next call
     public async ValueTask RecordAsync(UsageRecord record)
     {
         // Priced once, here: the stored amount is what history keeps, whatever the table says later. A call that

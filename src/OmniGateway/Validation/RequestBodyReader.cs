@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
 using OmniGateway.Errors;
 
@@ -25,7 +26,8 @@ public static class RequestBodyReader
         }
     }
 
-    public static async Task<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once by the endpoint
+    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes)
     {
         if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
