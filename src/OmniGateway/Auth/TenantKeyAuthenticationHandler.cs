@@ -40,7 +40,7 @@ public sealed class TenantKeyAuthenticationHandler(
         var hash = KeyHashes.Of(key);
         if (adminKey.Matches(hash))
         {
-            return Success(new Claim(ClaimTypes.Role, AdminRole), new Claim(KeyClaim, "admin"));
+            return Success(ClaimTypes.Role, AdminRole, KeyClaim, "admin");
         }
 
         // In memory, so before the throttle: a configured tenant behind a shared address is never locked out by a guesser.
@@ -67,7 +67,7 @@ public sealed class TenantKeyAuthenticationHandler(
         }
 
         Context.Features.Set(tenant);
-        return Success(new Claim(TenantClaim, tenant.TenantId), new Claim(KeyClaim, tenant.KeyId));
+        return Success(TenantClaim, tenant.TenantId, KeyClaim, tenant.KeyId);
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -100,9 +100,14 @@ public sealed class TenantKeyAuthenticationHandler(
             ? "The admin key cannot call the model API; use a tenant key."
             : "This endpoint needs the admin key; tenant keys cannot use it.").WriteAsync(Context);
 
-    private static AuthenticateResult Success(params Claim[] claims) =>
-        AuthenticateResult.Success(new AuthenticationTicket(
-            new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    private static AuthenticateResult Success(string type, string value, string otherType, string otherValue)
+    {
+        var identity = new ClaimsIdentity(SchemeName);
+        // A claim made with its identity as subject is kept as it is; made without one, the identity copies it (issue 11).
+        identity.AddClaim(new Claim(type, value, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, identity));
+        identity.AddClaim(new Claim(otherType, otherValue, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, identity));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
 
     /// <summary><c>Authorization: Bearer k</c> (OpenAI SDKs), bare <c>Authorization: k</c> (the upstream's sample), <c>x-api-key: k</c>.</summary>
     public static ReadOnlySpan<char> ReadKey(IHeaderDictionary headers)

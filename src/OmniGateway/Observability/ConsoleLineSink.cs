@@ -37,6 +37,10 @@ internal sealed class ConsoleLineSink(ITextFormatter formatter) : ILogEventSink,
 
     public void Dispose()
     {
-        lock (_line) _stdout.Dispose();
+        lock (_line)
+        {
+            _stdout.Dispose();
+            (formatter as IDisposable)?.Dispose();
+        }
     }
 }

@@ -4,7 +4,6 @@ using OpenTelemetry.Metrics;
 using OmniGateway.Management;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
-using Serilog.Formatting.Compact;
 
 namespace OmniGateway.Observability;
 
@@ -47,7 +46,8 @@ public static class ObservabilityExtensions
             // the formatter's main cost, and every CLEF reader (Seq, jq, Loki) renders it from the two when shown.
             logger.WriteTo.Async(sink =>
             {
-                if (json) sink.Sink(new ConsoleLineSink(new CompactJsonFormatter())); // Console(formatter), minus a string per line
+                // Console(new CompactJsonFormatter()), minus a string per line and the formatter's per-event garbage.
+                if (json) sink.Sink(new ConsoleLineSink(new CompactJsonLineFormatter()));
                 else sink.Console(outputTemplate: TextTemplate);
             }, bufferSize: LogBufferSize, blockWhenFull: true);
         });
