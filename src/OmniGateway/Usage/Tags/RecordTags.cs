@@ -23,8 +23,11 @@ public static partial class RecordTags
     /// <summary>Tags from the body's <c>metadata</c> (absent or null: none) and the header, merged; a clear 400 naming the param otherwise.</summary>
     public static (IReadOnlyDictionary<string, string> Tags, GatewayError? Error) Read(JsonElement root, string? header)
     {
+        var hasMetadata = root.TryGetProperty("metadata", out var metadata) && metadata.ValueKind != JsonValueKind.Null;
+        // Most calls carry no tags: no dictionary for them (issue 11: allocated per stream).
+        if (!hasMetadata && string.IsNullOrWhiteSpace(header)) return (UsageRecord.EmptyTags, null);
         var tags = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        if (root.TryGetProperty("metadata", out var metadata) && metadata.ValueKind != JsonValueKind.Null)
+        if (hasMetadata)
         {
             if (metadata.ValueKind != JsonValueKind.Object)
                 return Fail("invalid_metadata", "'metadata' must be an object of string values, e.g. {\"feature\":\"voice-search\"}.", "metadata");
