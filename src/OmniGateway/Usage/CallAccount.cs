@@ -42,7 +42,8 @@ public sealed class CallAccount
         var record = new UsageRecord(RequestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, result.Started ? _time.GetElapsedTime(_startTimestamp, result.FirstEventTimestamp).TotalMilliseconds : null,
             _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, ReservedTokens = Request.ReservedTokens, Tags = Request.Tags,
-              ReservedCost = Request.ReservedCost?.Amount, ReservedAtPrice = Request.ReservedCost?.Price };
+              ReservedCost = Request.ReservedCost?.Amount, ReservedAtPrice = Request.ReservedCost?.Price,
+              Cost = _recorder.CostOf(Request.Model.Id, _startedAt, terminal?.Usage, Request.ReservedCost?.Price) };
         _metrics.CallRecorded(record);
         return _recorder.RecordAsync(record);
     }

@@ -16,9 +16,10 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once (relay or forwarder); the box is reused by the next call
     public async ValueTask RecordAsync(UsageRecord record)
     {
-        // Priced once, here: the stored amount is what history keeps, whatever the table says later. A call that
-        // reserved against a cost budget is priced with the version it reserved at.
-        record = record with { Cost = record.ReservedAtPrice is { } reservedAt ? Pricing.UsageCost.Of(record.Usage, reservedAt) : prices.CostOf(record) };
+        // Priced once, by CostOf: CallAccount makes its record priced (no copy of it per call); one that arrives
+        // unpriced is priced here. The stored amount is what history keeps, whatever the table says later.
+        if (record.Cost is null && CostOf(record.Model, record.StartedAt, record.Usage, record.ReservedAtPrice) is { } cost)
+            record = record with { Cost = cost };
         // On the span first: what the call was holds even if storing its record fails.
         Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.
@@ -34,6 +35,10 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
         admission.RecordStored(record); // the one hook that charges limits with a finished call
         LogRecorded(record);
     }
+
+    /// <summary>What a call costs: a call that reserved against a cost budget is priced with the version it reserved at.</summary>
+    public Pricing.UsageCost? CostOf(string model, DateTimeOffset startedAt, UpstreamUsage? usage, Pricing.ModelPrice? reservedAt) =>
+        reservedAt is not null ? Pricing.UsageCost.Of(usage, reservedAt) : prices.CostOf(model, startedAt, usage);
 
     private void LogRecorded(UsageRecord record)
     {

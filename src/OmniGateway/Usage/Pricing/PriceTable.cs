@@ -50,8 +50,11 @@ public sealed partial class PriceTable
     }
 
     /// <summary>The record's cost with the version in force at its start; null when its model has no price.</summary>
-    public UsageCost? CostOf(UsageRecord record) =>
-        Find(record.Model, record.StartedAt) is { } price ? UsageCost.Of(record.Usage, price) : null;
+    public UsageCost? CostOf(UsageRecord record) => CostOf(record.Model, record.StartedAt, record.Usage);
+
+    /// <summary>A call's cost with the version in force at its start, before its record exists; null when the model has no price.</summary>
+    public UsageCost? CostOf(string model, DateTimeOffset startedAt, UpstreamUsage? usage) =>
+        Find(model, startedAt) is { } price ? UsageCost.Of(usage, price) : null;
 
     private static ModelPrice ToPrice(PriceOptions p) => new(
         ParseInstant(p.EffectiveFrom)!.Value, p.Currency!, p.InputPerMillion!.Value, p.CachedInputPerMillion ?? p.InputPerMillion!.Value,
