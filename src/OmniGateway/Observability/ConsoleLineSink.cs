@@ -7,12 +7,13 @@ using Serilog.Formatting;
 namespace OmniGateway.Observability;
 
 /// <summary>
-/// Log lines to standard output, many calls' lines per write. The logging thread formats its event into a
-/// buffer of its own and appends the line to the pending text; one writer thread sleeps until the pending
-/// text turns non-empty, waits <see cref="GatherTime"/> more so that the lines of the calls ending meanwhile
-/// go out together, and writes them in one go. Serilog's async sink woke its worker for every event, which
-/// then spun looking for the next one: a quarter of the gateway's logging CPU, and two write calls per
-/// stream (issue 11, bench/profile.sh). Under a flood (a blocked stdout) callers wait rather than lines vanish.
+/// Log lines to standard output, many calls' lines per write. The logging thread formats its event straight
+/// into the pending text (under the lock: one formatter call at a time, so a formatter may keep buffers); one
+/// writer thread sleeps until the pending text turns non-empty, waits <see cref="GatherTime"/> more so that the
+/// lines of the calls ending meanwhile go out together, and writes them in one go. Serilog's async sink woke its
+/// worker for every event, which then spun looking for the next one: a quarter of the gateway's logging CPU, and
+/// two write calls per stream (issue 11, bench/profile.sh). Under a flood (a blocked stdout) callers wait rather
+/// than lines vanish.
 /// </summary>
 internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
 {
@@ -22,14 +23,12 @@ internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
     /// <summary>Pending characters past which callers wait for the writer: seconds of a busy gateway's lines.</summary>
     private const int MaxPendingChars = 4 * 1024 * 1024;
 
-    [ThreadStatic] private static StringWriter? t_line;
-
     private readonly ITextFormatter _formatter;
     private readonly TextWriter _output;
     private readonly object _gate = new();
     private readonly Thread _writer;
-    private StringBuilder _pending = new(16 * 1024);
-    private StringBuilder _writing = new(16 * 1024);
+    private StringWriter _pending = new(new StringBuilder(16 * 1024), CultureInfo.InvariantCulture);
+    private StringWriter _writing = new(new StringBuilder(16 * 1024), CultureInfo.InvariantCulture);
     private bool _stopping;
 
     public ConsoleLineSink(ITextFormatter formatter, Stream? output = null)
@@ -42,19 +41,26 @@ internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
 
     public void Emit(LogEvent logEvent)
     {
-        var line = t_line ??= new StringWriter(new StringBuilder(1024), CultureInfo.InvariantCulture);
-        var text = line.GetStringBuilder();
-        text.Clear();
-        _formatter.Format(logEvent, line);
         lock (_gate)
         {
-            while (_pending.Length > MaxPendingChars && !_stopping) Monitor.Wait(_gate);
-            var wasEmpty = _pending.Length == 0;
-            foreach (var chunk in text.GetChunks()) _pending.Append(chunk.Span);
-            if (wasEmpty) Monitor.PulseAll(_gate); // the writer sleeps only while nothing is pending
+            var pending = _pending.GetStringBuilder();
+            while (pending.Length > MaxPendingChars && !_stopping)
+            {
+                Monitor.Wait(_gate);
+                pending = _pending.GetStringBuilder();
+            }
+            var start = pending.Length;
+            try
+            {
+                _formatter.Format(logEvent, _pending);
+            }
+            catch
+            {
+                pending.Length = start; // no half line; Serilog reports the failure (SelfLog)
+                throw;
+            }
+            if (start == 0) Monitor.PulseAll(_gate); // the writer sleeps only while nothing is pending
         }
-        // A rare huge line (an exception's stack) must not keep its buffer for the thread's life.
-        if (text.Capacity > 64 * 1024) text.Capacity = 1024;
     }
 
     private void WriteLines()
@@ -64,8 +70,8 @@ internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
             bool stopping;
             lock (_gate)
             {
-                while (_pending.Length == 0 && !_stopping) Monitor.Wait(_gate);
-                if (_pending.Length == 0) return; // stopping, and everything is out
+                while (_pending.GetStringBuilder().Length == 0 && !_stopping) Monitor.Wait(_gate);
+                if (_pending.GetStringBuilder().Length == 0) return; // stopping, and everything is out
                 stopping = _stopping;
             }
             if (!stopping) Thread.Sleep(GatherTime);
@@ -74,17 +80,19 @@ internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
                 (_pending, _writing) = (_writing, _pending);
                 Monitor.PulseAll(_gate); // callers waiting for room
             }
+            var text = _writing.GetStringBuilder();
             try
             {
-                foreach (var chunk in _writing.GetChunks()) _output.Write(chunk.Span);
+                foreach (var chunk in text.GetChunks()) _output.Write(chunk.Span);
                 _output.Flush();
             }
             catch (IOException)
             {
                 // stdout closed (the reading end went away): the lines have nowhere to go; keep serving the calls.
             }
-            _writing.Clear();
-            if (_writing.Capacity > 1024 * 1024) _writing.Capacity = 16 * 1024;
+            text.Clear();
+            // A burst (or an exception's stack) must not keep its buffer for the process's life.
+            if (text.Capacity > 1024 * 1024) text.Capacity = 16 * 1024;
         }
     }
 
@@ -99,5 +107,8 @@ internal sealed class ConsoleLineSink : ILogEventSink, IDisposable
         }
         _writer.Join();
         _output.Dispose();
+        _pending.Dispose();
+        _writing.Dispose();
+        (_formatter as IDisposable)?.Dispose();
     }
 }
