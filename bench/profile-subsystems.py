@@ -5,7 +5,9 @@ A sample belongs to the nearest owner on its stack, walking from the leaf toward
 under the validator counts as validation, socket writes under HttpClient as the upstream leg, a page
 zeroed by ext4 under SQLite as the ledger. Samples with no owner on the stack go by thread name
 (GC, JIT, the file watcher) or count as runtime/kernel.
-usage: profile-subsystems.py PERF_SCRIPT_OUTPUT H2LOAD_OUTPUT COMMAND > profile.md
+usage: profile-subsystems.py PERF_SCRIPT_OUTPUT H2LOAD_OUTPUT COMMAND [SAMPLED_SECONDS FREQUENCY] > profile.md
+With the sampled seconds and perf's frequency, each subsystem is also given in CPU microseconds per stream
+(samples / frequency / streams sampled), a figure to set beside the bench's CPU per stream.
 """
 import collections, datetime, re, sys
 
@@ -66,6 +68,7 @@ def classify(comm, frames):
 
 def main():
     perf, h2load, command = sys.argv[1], sys.argv[2], sys.argv[3]
+    seconds, frequency = (float(sys.argv[4]), float(sys.argv[5])) if len(sys.argv) > 5 else (None, None)
     by_subsystem, by_thread, kernel = collections.Counter(), collections.Counter(), collections.Counter()
     total = 0
     for comm, frames in samples(perf):
@@ -82,16 +85,21 @@ def main():
     out.append("# Gateway CPU profile by subsystem")
     out.append("")
     out.append(f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with `{command}` "
-               "(perf record -F 499 -g on every gateway thread, DOTNET_PerfMapEnabled=1 for JIT frames; "
+               "(perf record -F 499 -g on every gateway thread, DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 for named JIT frames; "
                "h2load, 32 connections, 12 text deltas per stream, no event delay; SQLite ledger under the content root).")
     out.append(f"{total} samples; load during sampling: {rate.group(1) if rate else '?'} streams/s, {ok.group(1) if ok else '?'} streams.")
     out.append("A sample belongs to the nearest owner on its stack, from the leaf up (bench/profile-subsystems.py);")
     out.append("\"in kernel\" is the part of it spent in the kernel (fsync, socket I/O, page zeroing, wake-ups).")
     out.append("")
-    out.append("| subsystem | share of samples | of which in kernel |")
-    out.append("|---|---:|---:|")
+    # CPU µs per stream: each sample stands for 1/frequency seconds of one thread's CPU.
+    per_stream = 1e6 / frequency / (float(rate.group(1)) * seconds) if seconds and rate else None
+    out.append("| subsystem | share of samples | of which in kernel | CPU µs per stream |")
+    out.append("|---|---:|---:|---:|")
     for name, count in by_subsystem.most_common():
-        out.append(f"| {name} | {100 * count / max(1, total):.1f} % | {100 * kernel[name] / max(1, total):.1f} % |")
+        micros = f"{count * per_stream:.1f}" if per_stream else "?"
+        out.append(f"| {name} | {100 * count / max(1, total):.1f} % | {100 * kernel[name] / max(1, total):.1f} % | {micros} |")
+    if per_stream:
+        out.append(f"| **all** | 100 % | {100 * sum(kernel.values()) / max(1, total):.1f} % | {total * per_stream:.1f} |")
     out.append("")
     out.append("By thread:")
     out.append("")

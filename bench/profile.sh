@@ -2,7 +2,9 @@
 # A per-subsystem CPU profile of the gateway under the throughput load (issue 11), as anyone can take it:
 #   bench/profile.sh [--no-build] [SECONDS=20] [WARMUP=30]   → bench/results/profile.md
 # Starts the fake upstream and the gateway (Release, Production, SQLite ledger in data/ under its content
-# root, Information logs to a pipe) with DOTNET_PerfMapEnabled=1, so perf can name JIT-compiled frames;
+# root, Information logs to a pipe) with DOTNET_PerfMapEnabled=1, so perf can name JIT-compiled frames, and
+# DOTNET_EnableWriteXorExecute=0: with W^X on, JIT code runs from a double-mapped memfd that perf does not match
+# to /tmp/perf-PID.map, and two thirds of the samples came out unnamed ("unowned: runtime");
 # drives it with h2load (32 connections, 12 text deltas per stream, no delay) for WARMUP seconds (the JIT
 # settles in ~25 s), then samples every thread of the gateway with `perf record -g` for SECONDS while
 # the load goes on, and sorts the samples into subsystems with bench/profile-subsystems.py.
@@ -27,12 +29,12 @@ key=og-bench-tenant-key-0123456789abcdef0123456789
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d /tmp/omnigateway-profile.XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP_PROFILE:-}" ] && echo "kept $work" >&2 || rm -rf "$work"; }
+trap cleanup EXIT  # KEEP_PROFILE=1 keeps the work folder (perf.data, perf.txt) for a closer look
 
 up=$(free_port); gw=$(free_port)
 dotnet "$bench" upstream "$up" >/dev/null 2>&1 & pids+=($!)
-( cd "$work" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 Upstream__Mode=Live \
+( cd "$work" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Upstream__Mode=Live \
     Upstream__BaseUrl="http://127.0.0.1:$up" Upstream__ApiKey=sk-profile-upstream-key \
     Gateway__Tenants__0__Id=bench Gateway__Tenants__0__KeySha256__0="$(printf %s "$key" | sha256sum | cut -d' ' -f1)" \
     dotnet "$gateway" --urls "http://127.0.0.1:$gw" >/dev/null 2>&1 ) & pids+=($!)
@@ -56,5 +58,5 @@ sleep 1
 perf record -F 499 -g -p "$gateway_pid" -o "$work/perf.data" -- sleep "$seconds" 2>"$work/perf-record.txt"
 wait "$loader"
 perf script -i "$work/perf.data" 2>/dev/null > "$work/perf.txt"
-python3 bench/profile-subsystems.py "$work/perf.txt" "$work/h2load.txt" "bench/profile.sh $seconds $warmup" > bench/results/profile.md
+python3 bench/profile-subsystems.py "$work/perf.txt" "$work/h2load.txt" "bench/profile.sh $seconds $warmup" "$seconds" 499 > bench/results/profile.md
 echo "profile: bench/results/profile.md" >&2

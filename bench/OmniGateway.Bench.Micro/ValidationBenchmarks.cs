@@ -26,7 +26,7 @@ public class ValidationBenchmarks
         // A refusal is cheaper than an acceptance: measuring one by mistake would flatter the numbers.
         foreach (var (name, body) in new[] { ("small text", _smallText), ("typical audio", _typicalAudio), ("9 MB audio", _largeAudio) })
         {
-            if (_validator.Validate(body, BenchSamples.AnyModelTenant).Error is { } error)
+            if (_validator.Validate(body, BenchSamples.AnyModelTenant).Refused(out _, out var error))
                 throw new InvalidOperationException($"The {name} body is refused ({error.Code}): {error.Message}");
         }
     }

@@ -47,6 +47,9 @@ public static class BenchUpstream
             while (await context.Request.Body.ReadAsync(drain, context.RequestAborted) > 0) { }
             var current = Volatile.Read(ref script);
             var held = Volatile.Read(ref release).Task;
+            // Held streams come by the thousand (the scale scenario): their connections end with them, so the next
+            // proxy's level does not find this process's descriptors still taken by the last one's idle pool.
+            if (current.Shape.HoldUntilReleased) context.Response.Headers.Connection = "close";
             try
             {
                 await current.PlayAsync(context.Response, held, context.RequestAborted);
@@ -70,12 +73,13 @@ public static class BenchUpstream
 /// <summary>The pre-encoded events of one <see cref="StreamShape"/>: the upstream spends no time building them per call.</summary>
 internal sealed class StreamScript
 {
-    private readonly StreamShape _shape;
     private readonly byte[][] _events;
+
+    public StreamShape Shape { get; }
 
     public StreamScript(StreamShape shape)
     {
-        _shape = shape;
+        Shape = shape;
         var events = new List<string>
         {
             Event("response.created", """{"type":"response.created","sequence_number":0,"response":{"id":"resp_bench","object":"response","status":"in_progress","model":"qwen3.5-omni-plus-all","output":[]}}"""),
@@ -102,8 +106,8 @@ internal sealed class StreamScript
             await response.Body.WriteAsync(_events[i], cancellationToken);
             await response.Body.FlushAsync(cancellationToken);
             // A held stream stays open after its first event: an idle-ish open stream for the scale scenario.
-            if (i == 0 && _shape.HoldUntilReleased) await released.WaitAsync(cancellationToken);
-            else if (_shape.EventDelayMs > 0 && i < _events.Length - 1) await Task.Delay(_shape.EventDelayMs, cancellationToken);
+            if (i == 0 && Shape.HoldUntilReleased) await released.WaitAsync(cancellationToken);
+            else if (Shape.EventDelayMs > 0 && i < _events.Length - 1) await Task.Delay(Shape.EventDelayMs, cancellationToken);
         }
     }
 

@@ -33,7 +33,8 @@ public sealed class Target : IDisposable
     /// One streamed call: time to the first body byte (the first event) and to the last, from the
     /// moment the request is handed to the client. Reads the body as a frontend would, into a reused buffer.
     /// </summary>
-    public async Task<StreamTiming> StreamAsync(byte[] body, CancellationToken cancellationToken, Func<Task>? afterFirstByte = null)
+    /// <param name="closeConnection">Ends the connection with the call (the scale scenario's thousands of streams), instead of pooling it.</param>
+    public async Task<StreamTiming> StreamAsync(byte[] body, CancellationToken cancellationToken, Func<Task>? afterFirstByte = null, bool closeConnection = false)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var start = Stopwatch.GetTimestamp();
@@ -42,6 +43,7 @@ public sealed class Target : IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             request.Headers.Authorization = _authorization;
+            if (closeConnection) request.Headers.ConnectionClose = true;
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode) return StreamTiming.Failed((int)response.StatusCode);
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);

@@ -49,27 +49,19 @@ public static class Report
         md.AppendLine();
         md.AppendLine("Time to first byte, one stream at a time, the targets taking turns call by call (ms):");
         md.AppendLine();
-        md.AppendLine("| via | calls | p50 | p90 | p99 | overhead p50 |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|");
-        foreach (var row in r.FirstByte)
-        {
-            var direct = r.FirstByte.Single(d => d.Target == "direct");
-            md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Target} | {row.Calls} | {F(row.P50, "0.000")} | {F(row.P90, "0.000")} | {F(row.P99, "0.000")} | {Over(row.Target, row.P50, direct.P50, "0.000")} |");
-        }
+        TableAgainstDirect(md, "| via | calls | p50 | p90 | p99 | overhead p50 |", "|---|---:|---:|---:|---:|---:|",
+            r.FirstByte, static row => row.Target, static _ => 0, static (row, direct) => string.Create(CultureInfo.InvariantCulture,
+                $"| {row.Target} | {row.Calls} | {F(row.P50, "0.000")} | {F(row.P90, "0.000")} | {F(row.P99, "0.000")} | {Over(row.Target, row.P50, direct.P50, "0.000")} |"));
         md.AppendLine();
         md.AppendLine("Concurrent streams of 12 text deltas, 10 ms apart (ms):");
         md.AppendLine();
-        md.AppendLine("| streams | via | calls | failed | TTFB p50 | TTFB p99 | TTLB p50 | TTLB p99 | TTFB overhead p50 | TTFB overhead p99 | TTLB overhead p50 | TTLB overhead p99 | load-gen CPU |");
-        md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var row in r.Latency)
-        {
-            var direct = r.Latency.Single(d => d.Concurrency == row.Concurrency && d.Target == "direct");
-            md.AppendLine(CultureInfo.InvariantCulture,
+        TableAgainstDirect(md,
+            "| streams | via | calls | failed | TTFB p50 | TTFB p99 | TTLB p50 | TTLB p99 | TTFB overhead p50 | TTFB overhead p99 | TTLB overhead p50 | TTLB overhead p99 | load-gen CPU |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            r.Latency, static row => row.Target, static row => row.Concurrency, static (row, direct) => string.Create(CultureInfo.InvariantCulture,
                 $"| {row.Concurrency} | {row.Target} | {row.Samples} | {row.Failures} | {F(row.FirstP50)} | {F(row.FirstP99)} | {F(row.LastP50)} | {F(row.LastP99)} | " +
                 $"{Over(row.Target, row.FirstP50, direct.FirstP50)} | {Over(row.Target, row.FirstP99, direct.FirstP99)} | " +
-                $"{Over(row.Target, row.LastP50, direct.LastP50)} | {Over(row.Target, row.LastP99, direct.LastP99)} | {row.LoadGeneratorCpu:P0} |");
-        }
+                $"{Over(row.Target, row.LastP50, direct.LastP50)} | {Over(row.Target, row.LastP99, direct.LastP99)} | {row.LoadGeneratorCpu:P0} |"));
         md.AppendLine();
 
         md.AppendLine(CultureInfo.InvariantCulture, $"## 2. Throughput (zero event delay, {r.Profile.ThroughputConcurrency} concurrent, {r.Profile.ThroughputWindow.TotalSeconds:0} s rounds)");
@@ -109,14 +101,9 @@ public static class Report
 
         md.AppendLine("## 4. Large bodies (ms)");
         md.AppendLine();
-        md.AppendLine("| scenario | via | p50 | min | overhead p50 | failed |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|");
-        foreach (var row in r.LargeBodies)
-        {
-            var direct = r.LargeBodies.Single(d => d.Scenario == row.Scenario && d.Target == "direct");
-            md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Scenario} | {row.Target} | {F(row.P50Ms)} | {F(row.MinMs)} | {Over(row.Target, row.P50Ms, direct.P50Ms)} | {row.Failures} |");
-        }
+        TableAgainstDirect(md, "| scenario | via | p50 | min | overhead p50 | failed |", "|---|---|---:|---:|---:|---:|",
+            r.LargeBodies, static row => row.Target, static row => row.Scenario, static (row, direct) => string.Create(CultureInfo.InvariantCulture,
+                $"| {row.Scenario} | {row.Target} | {F(row.P50Ms)} | {F(row.MinMs)} | {Over(row.Target, row.P50Ms, direct.P50Ms)} | {row.Failures} |"));
         md.AppendLine();
 
         if (r.LedgerDurability.Count > 0)
@@ -135,6 +122,22 @@ public static class Report
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"![TTFB overhead by concurrency]({ChartFile})");
         return md.ToString();
+    }
+
+    /// <summary>
+    /// A table whose overhead cells set each row against direct's row of the same group (the same concurrency,
+    /// the same scenario): <paramref name="line"/> gets the row and that direct row.
+    /// </summary>
+    private static void TableAgainstDirect<TRow, TGroup>(StringBuilder md, string header, string alignment, List<TRow> rows,
+        Func<TRow, string> target, Func<TRow, TGroup> group, Func<TRow, TRow, string> line)
+    {
+        md.AppendLine(header);
+        md.AppendLine(alignment);
+        foreach (var row in rows)
+        {
+            var direct = rows.Single(d => EqualityComparer<TGroup>.Default.Equals(group(d), group(row)) && target(d) == "direct");
+            md.AppendLine(line(row, direct));
+        }
     }
 
     private static void ThroughputTable(StringBuilder md, List<ThroughputRow> rows)

@@ -242,7 +242,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     {
                         if (Interlocked.Increment(ref opened) == level) allOpen.TrySetResult();
                         return Task.CompletedTask;
-                    }));
+                    }, closeConnection: true)); // pooled, each level's connections would still hold descriptors in the next
                     if (i % 200 == 199) await Task.Delay(20); // stays under Kestrel's and nginx's accept backlog
                 }
                 var allEnded = Task.WhenAll(streams); // before all are open: some failed

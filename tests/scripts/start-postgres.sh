@@ -40,13 +40,22 @@ if [ "$(id -u)" = 0 ]; then
   run=(runuser -u postgres --)
 fi
 
-port=$(free_port)
 "${run[@]}" "$bin/initdb" --pgdata="$dir/data" --username=postgres --auth=trust --encoding=UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
+# postgres cannot bind port 0 and say which port it got, so the port is probed free first; another process can
+# take it before the server binds it, and then the start is tried again on another port.
 # fsync stays on (the default): the crash tests check what a committed transaction promises.
-"${run[@]}" "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" start >&2 \
-  || { cat "$dir/server.log" >&2; exit 1; }
+for attempt in 1 2 3 4 5; do
+  port=$(free_port)
+  rm -f "$dir/server.log"
+  "${run[@]}" "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" start >&2 && break
+  if [ "$attempt" -lt 5 ] && grep -q "Address already in use" "$dir/server.log" 2>/dev/null; then
+    echo "start-postgres: port $port was taken before the server bound it; trying another" >&2
+    continue
+  fi
+  cat "$dir/server.log" >&2; exit 1
+done
 
 echo "export OMNIGATEWAY_TEST_POSTGRES='Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres'"
 echo "export OMNIGATEWAY_PG_DIR='$dir'"

@@ -20,15 +20,29 @@ free_port() {
 }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/omnigateway-redis.XXXXXX")
-port=$(free_port)
-# No persistence: the counts are minutes long and a restart may forget them (the gateway fails open meanwhile).
-"$bin" --port "$port" --bind 127.0.0.1 --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-  --dir "$dir" --save "" --appendonly no >&2 || { cat "$dir/redis.log" >&2; exit 1; }
-for _ in $(seq 1 100); do
-  (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
+# redis-server cannot bind port 0 and say which port it got, so the port is probed free first; another process
+# can take it before the server binds it, and then the start is tried again on another port. Daemonized, the
+# server returns before it binds, so its log says how the start went: a port-open check cannot tell, since the
+# process that took the port would answer it.
+started=
+for attempt in 1 2 3 4 5; do
+  port=$(free_port)
+  rm -f "$dir/redis.log"
+  # No persistence: the counts are minutes long and a restart may forget them (the gateway fails open meanwhile).
+  "$bin" --port "$port" --bind 127.0.0.1 --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --dir "$dir" --save "" --appendonly no >&2 || { cat "$dir/redis.log" >&2; exit 1; }
+  for _ in $(seq 1 100); do
+    if grep -q "Ready to accept connections" "$dir/redis.log" 2>/dev/null; then started=1; break; fi
+    grep -q "Address already in use" "$dir/redis.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  [ -n "$started" ] && break
+  if [ "$attempt" -lt 5 ] && grep -q "Address already in use" "$dir/redis.log" 2>/dev/null; then
+    echo "start-redis: port $port was taken before redis-server bound it; trying another" >&2
+    continue
+  fi
+  echo "start-redis: redis-server did not open port $port" >&2; cat "$dir/redis.log" >&2; exit 1
 done
-(echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "start-redis: redis-server did not open port $port" >&2; cat "$dir/redis.log" >&2; exit 1; }
 
 echo "export OMNIGATEWAY_TEST_REDIS='127.0.0.1:$port'"
 echo "export OMNIGATEWAY_REDIS_DIR='$dir'"

@@ -17,12 +17,6 @@ public readonly struct Refusable<T> where T : notnull
 
     public static implicit operator Refusable<T>(GatewayError error) => new(default, error);
 
-    /// <summary>The value; null (or default) when refused. Prefer <see cref="Refused"/>, which says which one is set.</summary>
-    public T? Value => _value;
-
-    /// <summary>The refusal; null when there is a value.</summary>
-    public GatewayError? Error => _error;
-
     public bool Refused([NotNullWhen(false)] out T? value, [NotNullWhen(true)] out GatewayError? error)
     {
         (value, error) = (_value, _error);

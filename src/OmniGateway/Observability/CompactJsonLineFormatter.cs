@@ -7,12 +7,12 @@ using Serilog.Parsing;
 namespace OmniGateway.Observability;
 
 /// <summary>
-/// Serilog's <c>CompactJsonFormatter</c> line for line, character for character (CompactJsonFormatterTests
+/// Serilog's <c>CompactJsonFormatter</c> line for line, character for character (CompactJsonLineFormatterTests
 /// compare the two), without its per-event garbage: the timestamp, trace id and span id are formatted into a
 /// stack buffer instead of strings, the message template's tokens and the properties are walked without LINQ
 /// iterators or boxed enumerators. That garbage was ~0.5 KB per line, two lines per call (issue 11,
 /// bench/: allocated per stream). Property values go through Serilog's own <see cref="JsonValueFormatter"/>.
-/// Used by one writer at a time (<see cref="ConsoleLineSink"/>), like the sink's kept buffer.
+/// Called one event at a time (ConsoleLineSink formats under its lock), so it keeps one rendering buffer.
 /// </summary>
 public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
 {

@@ -41,15 +41,14 @@ public static class ObservabilityExtensions
                 // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
                 .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
             // Off the request's thread: a stream's completion waits for its UsageRecorded line to be handed over,
-            // not for the console write. blockWhenFull: under a flood the callers wait rather than lines vanish.
+            // not for the console write. Under a flood the callers wait rather than lines vanish.
             // Compact JSON with the template (@mt) and its properties: rendering the message on every call was
             // the formatter's main cost, and every CLEF reader (Seq, jq, Loki) renders it from the two when shown.
-            logger.WriteTo.Async(sink =>
-            {
-                // Console(new CompactJsonFormatter()), minus a string per line and the formatter's per-event garbage.
-                if (json) sink.Sink(new ConsoleLineSink(new CompactJsonLineFormatter()));
-                else sink.Console(outputTemplate: TextTemplate);
-            }, bufferSize: LogBufferSize, blockWhenFull: true);
+            // JSON (production) goes through ConsoleLineSink, which writes many calls' lines at once, formatted by
+            // CompactJsonLineFormatter (CompactJsonFormatter's characters without its per-event garbage); the text
+            // form is for a developer's terminal and keeps the console sink's colours.
+            if (json) logger.WriteTo.Sink(new ConsoleLineSink(new CompactJsonLineFormatter()));
+            else logger.WriteTo.Async(sink => sink.Console(outputTemplate: TextTemplate), bufferSize: LogBufferSize, blockWhenFull: true);
         });
         builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks();

@@ -17,11 +17,14 @@ public static class TelemetryExtensions
     // Probes and scrapes every few seconds would drown the calls in spans.
     private static readonly PathString[] UntracedPaths = ["/healthz", "/readyz", "/metrics"];
 
+    /// <summary>Traces (and OTLP metrics) are exported only to a configured OTLP endpoint.</summary>
+    public static bool TracesExported(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[OtlpEndpointKey]);
+
     public static IHostApplicationBuilder AddGatewayTelemetry(this IHostApplicationBuilder builder)
     {
         // With nowhere to send spans, recording them would only cost CPU on every stream; log lines still carry
         // the trace id of the request's activity, which ASP.NET Core starts either way.
-        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]);
+        var otlp = TracesExported(builder.Configuration);
         builder.Services.AddSingleton<GatewayMetrics>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Options;
+using OmniGateway.Observability;
 
 namespace OmniGateway.Upstream;
 
@@ -15,6 +16,7 @@ public static class UpstreamTransport
         services.AddKeyedSingleton<HttpMessageHandler>(UpstreamMode.Live, static (services, _) =>
         {
             var upstream = services.GetRequiredService<IOptions<UpstreamOptions>>().Value;
+            var traced = TelemetryExtensions.TracesExported(services.GetRequiredService<IConfiguration>());
             return new SocketsHttpHandler
             {
                 UseProxy = true,
@@ -24,9 +26,10 @@ public static class UpstreamTransport
                 ConnectTimeout = upstream.ConnectTimeout,
                 EnableMultipleHttp2Connections = true,
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-                // No trace headers go to the third-party upstream (the header allow-list), but a propagator must be
-                // set: with none, SocketsHttpHandler leaves out its diagnostics handler and the upstream call has no span.
-                ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+                // No trace headers go to the third-party upstream (the header allow-list). With traces exported a
+                // propagator must be set: with none, SocketsHttpHandler leaves out its diagnostics handler and the
+                // upstream call has no span. Without, that handler would start (and drop) an activity per call.
+                ActivityHeadersPropagator = traced ? DistributedContextPropagator.CreateNoOutputPropagator() : null,
             };
         });
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using OmniGateway.Errors;
 using OmniGateway.Tenants;
@@ -21,7 +20,7 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
     /// <summary>The totals count 1e-9 currency units; a charge is rounded up to one, so a budget is never undercounted.</summary>
     public const decimal NanosPerUnit = 1_000_000_000m;
 
-    private readonly ConcurrentDictionary<string, TenantCost> _tenants = new(StringComparer.Ordinal);
+    private readonly PeriodCounters<decimal> _counters = new(static total => total.CostNanos / NanosPerUnit);
 
     /// <summary>
     /// Reserves the call's worst-case cost, lowering its output cap to fit. <paramref name="request"/> is the
@@ -44,7 +43,7 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
 
         var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
         var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
-        var budget = Get(tenant.TenantId);
+        var budget = _counters.For(tenant.TenantId);
         lock (budget)
         {
             var output = outputCap;
@@ -56,59 +55,21 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
             if (output < outputCap && !request.ForwardMaxOutputTokens(output))
                 throw new InvalidOperationException("A cost-budgeted call carries no max_output_tokens to lower (RequestValidator forwards one when a budget is set).");
             var reservation = inputCost + output * outputRate / 1_000_000m;
-            if (limits.DailyCost is not null) budget.Counter(BudgetPeriod.Day, day).Reserved += reservation;
-            if (limits.MonthlyCost is not null) budget.Counter(BudgetPeriod.Month, month).Reserved += reservation;
+            var hold = budget.Reserve(limits.DailyCost is null ? null : day, limits.MonthlyCost is null ? null : month, reservation);
             var admitted = request with { ReservedCost = new CostReservation(UsageCost.Normalize(reservation), price) };
-            return new CostAdmission(admitted, this, budget, limits.DailyCost is null ? null : day, limits.MonthlyCost is null ? null : month, reservation);
+            return new CostAdmission(admitted, hold);
         }
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
-    public void Apply(IReadOnlyList<PeriodTotal> totals)
-    {
-        foreach (var total in totals)
-        {
-            var budget = Get(total.TenantId);
-            lock (budget) budget.Counter(total.Period, total.PeriodStartMs).Committed = total.CostNanos / NanosPerUnit;
-        }
-    }
+    public void Apply(IReadOnlyList<PeriodTotal> totals) => _counters.Apply(totals);
 
     /// <summary>Replaces every committed total with the store's (start-up and periodic refresh), dropping past periods.</summary>
-    public void Reload(IReadOnlyList<PeriodTotal> totals, DateTimeOffset now)
-    {
-        var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
-        var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
-        var byKey = totals.ToDictionary(t => (t.TenantId, t.Period, t.PeriodStartMs), t => t.CostNanos / NanosPerUnit);
-        foreach (var total in totals) Get(total.TenantId);
-        foreach (var (tenantId, budget) in _tenants)
-        {
-            lock (budget)
-            {
-                foreach (var ((period, start), counter) in budget.Counters.ToArray())
-                {
-                    if (start == (period == BudgetPeriod.Day ? day : month)) counter.Committed = byKey.GetValueOrDefault((tenantId, period, start));
-                    else if (counter.Reserved == 0) budget.Counters.Remove((period, start));
-                }
-                foreach (var period in (ReadOnlySpan<BudgetPeriod>)[BudgetPeriod.Day, BudgetPeriod.Month])
-                {
-                    var start = period == BudgetPeriod.Day ? day : month;
-                    if (byKey.TryGetValue((tenantId, period, start), out var committed)) budget.Counter(period, start).Committed = committed;
-                }
-            }
-        }
-    }
+    public void Reload(IReadOnlyList<PeriodTotal> totals, DateTimeOffset now) => _counters.Reload(totals, now);
 
     /// <summary>Committed and reserved cost of a tenant in the period holding <paramref name="instant"/>.</summary>
-    public (decimal Committed, decimal Reserved) Snapshot(string tenantId, BudgetPeriod period, DateTimeOffset instant)
-    {
-        var budget = Get(tenantId);
-        lock (budget)
-        {
-            return budget.Counters.TryGetValue((period, UsagePeriods.Start(period, instant).ToUnixTimeMilliseconds()), out var c)
-                ? (c.Committed, c.Reserved)
-                : (0, 0);
-        }
-    }
+    public (decimal Committed, decimal Reserved) Snapshot(string tenantId, BudgetPeriod period, DateTimeOffset instant) =>
+        _counters.Snapshot(tenantId, period, instant);
 
     /// <summary>What a stored record charges the cost budgets: its cost, or its reservation when usage was never reported; 1e-9 units, rounded up.</summary>
     public static long ChargedNanos(UsageRecord record)
@@ -118,18 +79,7 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
         return (long)decimal.Ceiling(Math.Min(value, 9_000_000_000m) * NanosPerUnit);
     }
 
-    internal static void Release(TenantCost budget, long? day, long? month, decimal reservation)
-    {
-        lock (budget)
-        {
-            if (day is { } d) budget.Counter(BudgetPeriod.Day, d).Reserved -= reservation;
-            if (month is { } m) budget.Counter(BudgetPeriod.Month, m).Reserved -= reservation;
-        }
-    }
-
-    private TenantCost Get(string tenantId) => _tenants.GetOrAdd(tenantId, static _ => new TenantCost());
-
-    private static GatewayError? Fit(TenantCost budget, BudgetPeriod period, long start, decimal? limit, string currency, decimal inputCost, decimal minimum,
+    private static GatewayError? Fit(PeriodCounters<decimal>.TenantCounters budget, BudgetPeriod period, long start, decimal? limit, string currency, decimal inputCost, decimal minimum,
         decimal outputRate, ref long output, DateTimeOffset now)
     {
         if (limit is not { } max) return null;
@@ -163,23 +113,6 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
                                 $"Ask the gateway's operator to add a price version in force now (Models:{model}:Prices).");
 
     private static string Money(decimal amount) => UsageCost.Normalize(decimal.Round(amount, 9, MidpointRounding.ToPositiveInfinity)).ToString(CultureInfo.InvariantCulture);
-
-    internal sealed class TenantCost
-    {
-        public Dictionary<(BudgetPeriod, long), Counter> Counters { get; } = [];
-
-        public Counter Counter(BudgetPeriod period, long start)
-        {
-            if (!Counters.TryGetValue((period, start), out var counter)) Counters[(period, start)] = counter = new Counter();
-            return counter;
-        }
-    }
-
-    internal sealed class Counter
-    {
-        public decimal Committed { get; set; }
-        public decimal Reserved { get; set; }
-    }
 }
 
 /// <summary>What admission reserved against the cost budgets, and the price version it used (the call is priced with it).</summary>
@@ -188,21 +121,14 @@ public sealed record CostReservation(decimal Amount, ModelPrice Price);
 /// <summary>Admitted (holding a cost reservation until disposed; none when the tenant has no cost budget) or refused.</summary>
 public sealed class CostAdmission : IDisposable
 {
-    private readonly CostBudgets? _owner;
-    private readonly CostBudgets.TenantCost? _budget;
-    private readonly long? _day;
-    private readonly long? _month;
-    private readonly decimal _reservation;
+    private readonly PeriodCounters<decimal>.Hold? _hold;
     private int _released;
 
     internal CostAdmission(GatewayError rejection) => Rejection = rejection;
 
     internal CostAdmission(ValidatedRequest request) => Request = request;
 
-    internal CostAdmission(ValidatedRequest request, CostBudgets owner, CostBudgets.TenantCost budget, long? day, long? month, decimal reservation)
-    {
-        (Request, _owner, _budget, _day, _month, _reservation) = (request, owner, budget, day, month, reservation);
-    }
+    internal CostAdmission(ValidatedRequest request, PeriodCounters<decimal>.Hold hold) => (Request, _hold) = (request, hold);
 
     /// <summary>The request to forward (carrying its reservation to the record); null when refused.</summary>
     public ValidatedRequest? Request { get; }
@@ -211,6 +137,6 @@ public sealed class CostAdmission : IDisposable
 
     public void Dispose()
     {
-        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) CostBudgets.Release(_budget!, _day, _month, _reservation);
+        if (_hold is { } hold && Interlocked.Exchange(ref _released, 1) == 0) hold.Release();
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using OmniGateway.Errors;
 using OmniGateway.Tenants;
 
@@ -16,7 +15,7 @@ public sealed class TokenBudgets(TimeProvider time)
     /// <summary>A call that would have room for fewer output tokens than this is refused rather than cut to a useless stub.</summary>
     public const long MinOutputTokens = 16;
 
-    private readonly ConcurrentDictionary<string, TenantBudget> _tenants = new(StringComparer.Ordinal);
+    private readonly PeriodCounters<long> _counters = new(static total => total.TotalTokens);
 
     /// <summary>
     /// Reserves <paramref name="inputEstimate"/> plus at most <paramref name="outputCap"/> output tokens, the
@@ -30,7 +29,7 @@ public sealed class TokenBudgets(TimeProvider time)
         var now = time.GetUtcNow();
         var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
         var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
-        var budget = Get(tenant.TenantId);
+        var budget = _counters.For(tenant.TenantId);
         lock (budget)
         {
             var output = outputCap;
@@ -39,73 +38,23 @@ public sealed class TokenBudgets(TimeProvider time)
             if (Fit(budget, BudgetPeriod.Month, month, limits.MonthlyTokens, inputEstimate, minimum, ref output, now) is { } monthRefusal) return new BudgetAdmission(monthRefusal);
 
             var reservation = inputEstimate + output;
-            if (limits.DailyTokens is not null) budget.Counter(BudgetPeriod.Day, day).Reserved += reservation;
-            if (limits.MonthlyTokens is not null) budget.Counter(BudgetPeriod.Month, month).Reserved += reservation;
-            return new BudgetAdmission(this, budget, limits.DailyTokens is null ? null : day, limits.MonthlyTokens is null ? null : month, reservation, output);
+            var hold = budget.Reserve(limits.DailyTokens is null ? null : day, limits.MonthlyTokens is null ? null : month, reservation);
+            return new BudgetAdmission(hold, output);
         }
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
-    public void Apply(IReadOnlyList<PeriodTotal> totals)
-    {
-        foreach (var total in totals)
-        {
-            var budget = Get(total.TenantId);
-            lock (budget) budget.Counter(total.Period, total.PeriodStartMs).Committed = total.TotalTokens;
-        }
-    }
+    public void Apply(IReadOnlyList<PeriodTotal> totals) => _counters.Apply(totals);
 
     /// <summary>Replaces every committed total with the store's (start-up and periodic refresh), dropping past periods.</summary>
-    public void Reload(IReadOnlyList<PeriodTotal> totals, DateTimeOffset now)
-    {
-        var day = UsagePeriods.Start(BudgetPeriod.Day, now).ToUnixTimeMilliseconds();
-        var month = UsagePeriods.Start(BudgetPeriod.Month, now).ToUnixTimeMilliseconds();
-        var byKey = totals.ToDictionary(t => (t.TenantId, t.Period, t.PeriodStartMs), t => t.TotalTokens);
-        foreach (var total in totals) Get(total.TenantId);
-        foreach (var (tenantId, budget) in _tenants)
-        {
-            lock (budget)
-            {
-                foreach (var ((period, start), counter) in budget.Counters.ToArray())
-                {
-                    var current = start == (period == BudgetPeriod.Day ? day : month);
-                    if (current) counter.Committed = byKey.GetValueOrDefault((tenantId, period, start));
-                    else if (counter.Reserved == 0) budget.Counters.Remove((period, start));
-                }
-                foreach (var period in (ReadOnlySpan<BudgetPeriod>)[BudgetPeriod.Day, BudgetPeriod.Month])
-                {
-                    var start = period == BudgetPeriod.Day ? day : month;
-                    if (byKey.TryGetValue((tenantId, period, start), out var committed)) budget.Counter(period, start).Committed = committed;
-                }
-            }
-        }
-    }
+    public void Reload(IReadOnlyList<PeriodTotal> totals, DateTimeOffset now) => _counters.Reload(totals, now);
 
     /// <summary>Committed plus reserved tokens of a tenant in the period holding <paramref name="instant"/>.</summary>
-    public (long Committed, long Reserved) Snapshot(string tenantId, BudgetPeriod period, DateTimeOffset instant)
-    {
-        var budget = Get(tenantId);
-        lock (budget)
-        {
-            return budget.Counters.TryGetValue((period, UsagePeriods.Start(period, instant).ToUnixTimeMilliseconds()), out var c)
-                ? (c.Committed, c.Reserved)
-                : (0, 0);
-        }
-    }
-
-    internal static void Release(TenantBudget budget, long? day, long? month, long reservation)
-    {
-        lock (budget)
-        {
-            if (day is { } d) budget.Counter(BudgetPeriod.Day, d).Reserved -= reservation;
-            if (month is { } m) budget.Counter(BudgetPeriod.Month, m).Reserved -= reservation;
-        }
-    }
-
-    private TenantBudget Get(string tenantId) => _tenants.GetOrAdd(tenantId, static _ => new TenantBudget());
+    public (long Committed, long Reserved) Snapshot(string tenantId, BudgetPeriod period, DateTimeOffset instant) =>
+        _counters.Snapshot(tenantId, period, instant);
 
     /// <summary>Lowers <paramref name="output"/> to the period's room, or refuses when not even the minimum fits.</summary>
-    private static GatewayError? Fit(TenantBudget budget, BudgetPeriod period, long start, long? limit, long input, long minimum, ref long output, DateTimeOffset now)
+    private static GatewayError? Fit(PeriodCounters<long>.TenantCounters budget, BudgetPeriod period, long start, long? limit, long input, long minimum, ref long output, DateTimeOffset now)
     {
         if (limit is not { } max) return null;
         var counter = budget.Counter(period, start);
@@ -128,42 +77,19 @@ public sealed class TokenBudgets(TimeProvider time)
             ? GatewayErrors.TokenBudgetExceeded(UsagePeriods.Name(period), limit, reset, (int)Math.Ceiling((reset - now).TotalSeconds))
             : GatewayErrors.TokenBudgetReserved(UsagePeriods.Name(period), limit, retryAfterSeconds: 1);
     }
-
-    internal sealed class TenantBudget
-    {
-        public Dictionary<(BudgetPeriod, long), Counter> Counters { get; } = [];
-
-        public Counter Counter(BudgetPeriod period, long start)
-        {
-            if (!Counters.TryGetValue((period, start), out var counter)) Counters[(period, start)] = counter = new Counter();
-            return counter;
-        }
-    }
-
-    internal sealed class Counter
-    {
-        public long Committed { get; set; }
-        public long Reserved { get; set; }
-    }
 }
 
 /// <summary>Admitted (holding a reservation until disposed) or refused with the 429 to send.</summary>
 public sealed class BudgetAdmission : IDisposable
 {
-    private readonly TokenBudgets? _owner;
-    private readonly TokenBudgets.TenantBudget? _budget;
-    private readonly long? _day;
-    private readonly long? _month;
+    private readonly PeriodCounters<long>.Hold? _hold;
     private int _released;
 
     internal BudgetAdmission(GatewayError rejection) => Rejection = rejection;
 
     private BudgetAdmission(long reservedTokens, long outputTokens) => (ReservedTokens, OutputTokens) = (reservedTokens, outputTokens);
 
-    internal BudgetAdmission(TokenBudgets owner, TokenBudgets.TenantBudget budget, long? day, long? month, long reservedTokens, long outputTokens)
-    {
-        (_owner, _budget, _day, _month, ReservedTokens, OutputTokens) = (owner, budget, day, month, reservedTokens, outputTokens);
-    }
+    internal BudgetAdmission(PeriodCounters<long>.Hold hold, long outputTokens) : this(hold.Amount, outputTokens) => _hold = hold;
 
     /// <summary>A tenant without budgets: nothing is held, the call's own caps stand.</summary>
     internal static BudgetAdmission Unlimited(long reservedTokens, long outputTokens) => new(reservedTokens, outputTokens);
@@ -178,6 +104,6 @@ public sealed class BudgetAdmission : IDisposable
 
     public void Dispose()
     {
-        if (_owner is not null && Interlocked.Exchange(ref _released, 1) == 0) TokenBudgets.Release(_budget!, _day, _month, ReservedTokens); // _budget is set with _owner
+        if (_hold is { } hold && Interlocked.Exchange(ref _released, 1) == 0) hold.Release();
     }
 }

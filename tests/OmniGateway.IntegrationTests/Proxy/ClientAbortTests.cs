@@ -20,10 +20,10 @@ public sealed class ClientAbortTests : IAsyncLifetime
     public async Task DisposeAsync() => await _upstream.DisposeAsync();
 
     /// <summary>
-    /// A client that really hangs up: HttpClient would otherwise drain up to 1 MB of a disposed
-    /// response to reuse the connection, and a short answer would arrive whole.
+    /// A client that really hangs up once <paramref name="readUntilLeaving"/> returns: HttpClient would otherwise
+    /// drain up to 1 MB of a disposed response to reuse the connection, and a short answer would arrive whole.
     /// </summary>
-    private static async Task LeaveAfterFirstBytesAsync(HttpClient tenantClient)
+    private static async Task CallAndHangUpAsync(HttpClient tenantClient, Func<Stream, Task> readUntilLeaving)
     {
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = tenantClient.BaseAddress };
         client.DefaultRequestHeaders.Authorization = tenantClient.DefaultRequestHeaders.Authorization;
@@ -31,32 +31,27 @@ public sealed class ClientAbortTests : IAsyncLifetime
         {
             Content = new StringContent(Fixtures.Request("text-audio.json"), Encoding.UTF8, "application/json"),
         }, HttpCompletionOption.ResponseHeadersRead);
-        var stream = await response.Content.ReadAsStreamAsync();
-        Assert.True(await stream.ReadAsync(new byte[64]) > 0);
+        await readUntilLeaving(await response.Content.ReadAsStreamAsync());
         response.Dispose();
     }
+
+    private static Task LeaveAfterFirstBytesAsync(HttpClient tenantClient) => CallAndHangUpAsync(tenantClient, async stream =>
+        Assert.True(await stream.ReadAsync(new byte[64]) > 0));
 
     /// <summary>
     /// A client that reads until it holds the whole answer — the last <c>response.output_item.done</c>,
     /// which carries the text and the WAV — and hangs up before <c>response.completed</c>.
     /// </summary>
-    private static async Task LeaveAfterOutputItemDoneAsync(HttpClient tenantClient)
+    private static Task LeaveAfterOutputItemDoneAsync(HttpClient tenantClient) => CallAndHangUpAsync(tenantClient, async stream =>
     {
-        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = tenantClient.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = tenantClient.DefaultRequestHeaders.Authorization;
-        var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
-        {
-            Content = new StringContent(Fixtures.Request("text-audio.json"), Encoding.UTF8, "application/json"),
-        }, HttpCompletionOption.ResponseHeadersRead);
         var sawItemDone = false;
-        await foreach (var item in SseParser.Create(await response.Content.ReadAsStreamAsync()).EnumerateAsync())
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync())
         {
             Assert.DoesNotContain("response.completed", item.EventType + "\n" + item.Data, StringComparison.Ordinal);
             if (item.EventType == "response.output_item.done") { sawItemDone = true; break; }
         }
         Assert.True(sawItemDone);
-        response.Dispose();
-    }
+    });
 
     /// <summary>The sample answer, pausing <paramref name="pause"/> after its output item is done (the upstream finishing its accounting).</summary>
     private static Func<Microsoft.AspNetCore.Http.HttpContext, Task> PauseBeforeCompleted(TimeSpan pause) => async context =>
@@ -77,10 +72,7 @@ public sealed class ClientAbortTests : IAsyncLifetime
         _upstream.Respond = PauseBeforeCompleted(TimeSpan.FromSeconds(2));
         await using var gateway = new GatewayFactory(_upstream.BaseUrl);
         var record = await AbortedRecordAsync(gateway, LeaveAfterOutputItemDoneAsync);
-        Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
-        Assert.Equal(TextAudio.Output, record.GetStructuredStateValue("OutputTokens"));
-        Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
-        Assert.False(_upstream.RequestAborted.Task.IsCompleted, "the upstream was read to its end, not cut off");
+        AssertBilledTheWholeAnswer(record);
     }
 
     [Fact]
@@ -137,10 +129,17 @@ public sealed class ClientAbortTests : IAsyncLifetime
             ["Usage:OnClientAbort"] = "Drain",
         });
         var record = await AbortedRecordAsync(gateway, LeaveAfterFirstBytesAsync);
+        AssertBilledTheWholeAnswer(record);
+    }
+
+    /// <summary>The client left, yet the upstream finished its answer (it was not cut off) and the record bills what it reported.</summary>
+    private void AssertBilledTheWholeAnswer(FakeLogRecord record)
+    {
         Assert.Equal(TextAudio.Input, record.GetStructuredStateValue("InputTokens"));
+        Assert.Equal(TextAudio.Output, record.GetStructuredStateValue("OutputTokens"));
         Assert.Equal(TextAudio.Total, record.GetStructuredStateValue("TotalTokens"));
         Assert.Equal(TextAudio.ResponseId, record.GetStructuredStateValue("UpstreamResponseId"));
-        Assert.False(_upstream.RequestAborted.Task.IsCompleted, "a drained upstream finishes its answer instead of being cut off");
+        Assert.False(_upstream.RequestAborted.Task.IsCompleted, "the upstream was read to its end instead of being cut off");
     }
 
     [Fact]

@@ -45,21 +45,14 @@ public sealed class BudgetBoundTests : GatewayTest
         var spentByTiny = await TotalTokensAsync();
         Assert.InRange(spentByTiny, 15, 1500);
 
-        var burst = await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
-        {
-            using var response = await Client.PostAsync("/v1/responses", Body(maxOutputTokens: 420));
-            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta);
-        }));
-
-        var admitted = burst.Where(r => r.StatusCode == HttpStatusCode.OK).ToList();
-        var refused = burst.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        var (admitted, refused) = await Burst.PostAsync(Client, 40, () => Body(maxOutputTokens: 420));
         Assert.Equal(40, admitted.Count + refused.Count);
         Assert.NotEmpty(admitted);
         Assert.NotEmpty(refused);
         Assert.All(refused, r =>
         {
             Assert.Contains("\"code\":\"token_budget_exceeded\"", r.Body, StringComparison.Ordinal);
-            Assert.True(r.Delta > TimeSpan.Zero, "every refusal carries Retry-After");
+            Assert.True(r.RetryAfter > TimeSpan.Zero, "every refusal carries Retry-After");
         });
 
         var spent = await TotalTokensAsync();

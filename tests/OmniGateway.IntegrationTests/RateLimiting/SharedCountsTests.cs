@@ -283,45 +283,60 @@ public sealed class RedisServer : IAsyncDisposable
             ? Task.FromResult(new RedisServer(shared, null))
             : StartOwnAsync();
 
+    /// <summary>
+    /// A redis-server of the test's own. It cannot bind port 0 and say which port it got, so the port is probed
+    /// free; another process can take it before the server binds it, and then the start is tried again on another.
+    /// Ready is what the server says: a connect would also succeed against whatever took the port.
+    /// </summary>
     public static async Task<RedisServer> StartOwnAsync()
     {
         var binary = Environment.GetEnvironmentVariable("OMNIGATEWAY_REDIS_BIN") is { Length: > 0 } configured ? configured : "redis-server";
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        for (var attempt = 1; ; attempt++)
         {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        Process process;
-        try
-        {
-            process = Process.Start(new ProcessStartInfo(binary, $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no")
+            int port;
+            using (var probe = new TcpListener(IPAddress.Loopback, 0))
             {
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            })!;
-        }
-        catch (System.ComponentModel.Win32Exception exception)
-        {
-            throw new InvalidOperationException("redis-server is not installed: run ./test.sh (it installs it) or apt-get install redis-server.", exception);
-        }
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
+                probe.Start();
+                port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            }
+            Process process;
             try
             {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port);
-                return new RedisServer($"127.0.0.1:{port}", process);
+                process = Process.Start(new ProcessStartInfo(binary, $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no")
+                {
+                    RedirectStandardOutput = true,
+                    UseShellExecute = false,
+                })!;
             }
-            catch (SocketException)
+            catch (System.ComponentModel.Win32Exception exception)
             {
-                await Task.Delay(50);
+                throw new InvalidOperationException("redis-server is not installed: run ./test.sh (it installs it) or apt-get install redis-server.", exception);
             }
+            var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            var ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null) { ready.TrySetResult(false); return; } // its output ended: it exited
+                output.Enqueue(e.Data);
+                if (e.Data.Contains("Ready to accept connections", StringComparison.Ordinal)) ready.TrySetResult(true);
+            };
+            process.BeginOutputReadLine();
+            bool started;
+            try
+            {
+                started = await ready.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                started = false;
+            }
+            if (started) return new RedisServer($"127.0.0.1:{port}", process);
+            if (!process.HasExited) process.Kill();
+            await process.WaitForExitAsync();
+            process.Dispose();
+            if (attempt < 3 && output.Any(line => line.Contains("Address already in use", StringComparison.Ordinal))) continue;
+            throw new InvalidOperationException($"redis-server did not listen on port {port}:\n{string.Join('\n', output.TakeLast(20))}");
         }
-        process.Kill();
-        throw new InvalidOperationException($"redis-server did not listen on port {port}.");
     }
 
     public async ValueTask DisposeAsync()

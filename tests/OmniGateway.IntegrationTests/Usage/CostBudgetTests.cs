@@ -69,14 +69,7 @@ public sealed class CostBudgetTests(Xunit.Abstractions.ITestOutputHelper output)
         using var alpha = gateway.Client(LedgerGateway.AlphaKey);
 
         // Each call asks for 420 output tokens: about 0.86 USD, so the budget holds two whole calls.
-        var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
-        {
-            using var response = await alpha.PostAsync("/v1/responses", Body(maxOutputTokens: 420));
-            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta);
-        }));
-
-        var admitted = burst.Where(r => r.StatusCode == HttpStatusCode.OK).ToList();
-        var refused = burst.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        var (admitted, refused) = await Burst.PostAsync(alpha, 30, () => Body(maxOutputTokens: 420));
         Assert.Equal(30, admitted.Count + refused.Count);
         Assert.InRange(admitted.Count, 2, 29);
         Assert.All(refused, r =>
@@ -84,7 +77,7 @@ public sealed class CostBudgetTests(Xunit.Abstractions.ITestOutputHelper output)
             using var error = JsonDocument.Parse(r.Body);
             Assert.Equal("daily_cost_budget_exceeded", error.RootElement.GetProperty("error").GetProperty("code").GetString());
             Assert.Contains("daily cost budget of 2 USD", error.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
-            Assert.True(r.Delta > TimeSpan.Zero, "every refusal carries Retry-After");
+            Assert.True(r.RetryAfter > TimeSpan.Zero, "every refusal carries Retry-After");
         });
         Assert.Equal(admitted.Count, upstream.Requests.Count); // refused before any upstream call
 

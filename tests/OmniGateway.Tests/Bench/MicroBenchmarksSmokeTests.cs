@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OmniGateway.Bench.Micro;
+using OmniGateway.Tests.Validation;
 
 namespace OmniGateway.Tests.Bench;
 
@@ -18,9 +19,9 @@ public sealed class MicroBenchmarksSmokeTests
         var benchmarks = new ValidationBenchmarks();
         benchmarks.Setup();
 
-        Assert.NotNull(benchmarks.SmallTextRequest().Value);
-        var typical = benchmarks.TypicalInlineAudio100KB().Value;
-        var large = benchmarks.LargeInlineAudio9MB().Value;
+        Assert.NotNull(benchmarks.SmallTextRequest().Sides().Value);
+        var typical = benchmarks.TypicalInlineAudio100KB().Sides().Value;
+        var large = benchmarks.LargeInlineAudio9MB().Sides().Value;
         Assert.NotNull(typical);
         Assert.NotNull(large);
         Assert.True(typical.WantsAudio);

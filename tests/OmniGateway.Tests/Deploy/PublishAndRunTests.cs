@@ -63,47 +63,63 @@ public sealed partial class PublishAndRunTests : IDisposable
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in final.Environment()) environment[key] = Relocate(value);
         foreach (var (key, value) in ComposeService("docker-compose.yml", "gateway").ComposeEnvironment()) environment[key] = Relocate(value);
-        // What `docker run -p` remaps: the ports inside the container are free ones here.
-        var (apiPort, managementPort) = (FreePort(), FreePort());
-        environment["ASPNETCORE_HTTP_PORTS"] = apiPort.ToString();
-        environment["Management__Port"] = managementPort.ToString();
         // The compose secret, empty as secrets/README.md says for the simulator; the data volume.
         var keyFile = environment["Upstream__ApiKeyFile"];
         Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
         await File.WriteAllTextAsync(keyFile, "");
         Directory.CreateDirectory(InRoot("/app/data"));
 
-        var start = new System.Diagnostics.ProcessStartInfo(entry[0]) { WorkingDirectory = published, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in entry.Skip(1)) start.ArgumentList.Add(argument);
-        foreach (var (key, value) in environment) start.Environment[key] = value;
-        start.Environment.Remove("ASPNETCORE_ENVIRONMENT"); // the image sets none: Production
-        start.Environment.Remove("DOTNET_ENVIRONMENT");
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        // What `docker run -p` remaps: the ports inside the container are free ones here. They are probed, not 0:
+        // Management:Port 0 means "on the API port", so a separate management port needs its number up front. A
+        // probed port can be taken by another process before the gateway binds it; that start is retried.
+        for (var attempt = 1; ; attempt++)
         {
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(5) };
-            HttpResponseMessage? ready = null;
-            for (var deadline = DateTime.UtcNow.AddSeconds(120); ready?.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline;)
+            var (apiPort, managementPort) = (FreePort(), FreePort());
+            environment["ASPNETCORE_HTTP_PORTS"] = apiPort.ToString();
+            environment["Management__Port"] = managementPort.ToString();
+
+            var start = new System.Diagnostics.ProcessStartInfo(entry[0]) { WorkingDirectory = published, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in entry.Skip(1)) start.ArgumentList.Add(argument);
+            foreach (var (key, value) in environment) start.Environment[key] = value;
+            start.Environment.Remove("ASPNETCORE_ENVIRONMENT"); // the image sets none: Production
+            start.Environment.Remove("DOTNET_ENVIRONMENT");
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Enqueue(e.Data); };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            try
             {
-                Assert.False(process.HasExited, "the published gateway exited at start-up:\n" + string.Join('\n', log.TakeLast(30)));
-                try { ready = await client.GetAsync("/readyz"); }
-                catch (HttpRequestException) { await Task.Delay(250); }
-                catch (TaskCanceledException) { }
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(5) };
+                HttpResponseMessage? ready = null;
+                for (var deadline = DateTime.UtcNow.AddSeconds(120); ready?.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline;)
+                {
+                    if (process.HasExited && attempt < 3 && LostAPort(process, log)) break; // retried below
+                    Assert.False(process.HasExited, "the published gateway exited at start-up:\n" + string.Join('\n', log.TakeLast(30)));
+                    try { ready = await client.GetAsync("/readyz"); }
+                    catch (HttpRequestException) { await Task.Delay(250); }
+                    catch (TaskCanceledException) { }
+                }
+                if (process.HasExited && attempt < 3 && LostAPort(process, log)) continue; // on two new ports
+                Assert.True(ready?.StatusCode == HttpStatusCode.OK, "/readyz did not answer 200:\n" + string.Join('\n', log.TakeLast(30)));
+                Assert.Equal("simulator", ready!.Headers.GetValues("x-omnigateway-upstream").Single()); // the empty key file
+                Assert.True(File.Exists(InRoot("/app/data/omnigateway.db")), "the usage store is not in the data volume");
+                return;
             }
-            Assert.True(ready?.StatusCode == HttpStatusCode.OK, "/readyz did not answer 200:\n" + string.Join('\n', log.TakeLast(30)));
-            Assert.Equal("simulator", ready!.Headers.GetValues("x-omnigateway-upstream").Single()); // the empty key file
-            Assert.True(File.Exists(InRoot("/app/data/omnigateway.db")), "the usage store is not in the data volume");
+            finally
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
         }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
+    }
+
+    /// <summary>The gateway exited because a probed port was taken before it bound it (Kestrel's AddressInUseException).</summary>
+    private static bool LostAPort(System.Diagnostics.Process process, IEnumerable<string> log)
+    {
+        process.WaitForExit(); // the output read to its end
+        return log.Any(line => line.Contains("address already in use", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>An absolute path inside the container, under the scratch root.</summary>

@@ -148,7 +148,7 @@ public sealed class RequestEnrichmentTests
     {
         var bytes = Fixtures.Bytes("requests", file);
         using var original = JsonDocument.Parse(bytes);
-        var outcome = new RequestValidator(TestCatalog.Load()).Validate(bytes, TestCatalog.AnyModelTenant);
+        var outcome = new RequestValidator(TestCatalog.Load()).Validate(bytes, TestCatalog.AnyModelTenant).Sides();
         switch (file)
         {
             case "unknown-voice.json":
@@ -189,10 +189,10 @@ public sealed class RequestEnrichmentTests
         {
             [$"models:{TestCatalog.Model}:supportsThinking"] = "true",
         }));
-        var accepted = thinking.Validate(Fixtures.Bytes("requests", "thinking.json"), TestCatalog.AnyModelTenant);
+        var accepted = thinking.Validate(Fixtures.Bytes("requests", "thinking.json"), TestCatalog.AnyModelTenant).Sides();
         Assert.Null(accepted.Error);
 
-        var implicitText = thinking.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"", "\"enable_thinking\":true")), TestCatalog.AnyModelTenant);
+        var implicitText = thinking.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"", "\"enable_thinking\":true")), TestCatalog.AnyModelTenant).Sides();
         var request = Assert.IsType<ValidatedRequest>(implicitText.Value);
         using var sent = Parse(request);
         Assert.Equal(["text"], Strings(sent.RootElement.GetProperty("modalities")));
@@ -200,7 +200,7 @@ public sealed class RequestEnrichmentTests
         Assert.Equal(JsonValueKind.True, sent.RootElement.GetProperty("enable_thinking").ValueKind);
 
         var withAudio = thinking.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"", "\"enable_thinking\":true,\"modalities\":[\"text\",\"audio\"]")),
-            TestCatalog.AnyModelTenant);
+            TestCatalog.AnyModelTenant).Sides();
         var error = Assert.IsType<GatewayError>(withAudio.Error);
         Assert.Equal((400, "thinking_with_audio", "modalities"), (error.Status, error.Code, error.Param));
     }
@@ -218,7 +218,7 @@ public sealed class RequestEnrichmentTests
         };
         for (var i = 0; i < configured.Length; i++) settings[$"models:text-first:defaultModalities:{i}"] = configured[i];
         var validator = new RequestValidator(TestCatalog.Load(settings));
-        var outcome = validator.Validate(Encoding.UTF8.GetBytes("""{"model":"text-first","input":"hi"}"""), TestCatalog.AnyModelTenant);
+        var outcome = validator.Validate(Encoding.UTF8.GetBytes("""{"model":"text-first","input":"hi"}"""), TestCatalog.AnyModelTenant).Sides();
         var request = Assert.IsType<ValidatedRequest>(outcome.Value);
         using var sent = Parse(request);
         Assert.Equal(audio ? ["text", "audio"] : ["text"], Strings(sent.RootElement.GetProperty("modalities")));

@@ -71,10 +71,10 @@ public sealed class RequestValidatorPropertyTests
     /// <summary>True when accepted, false when refused, null when the contract was broken (recorded in failures).</summary>
     private static bool? Check(byte[] body, List<string> failures, string label)
     {
-        Refusable<ValidatedRequest> outcome;
+        (ValidatedRequest? Value, GatewayError? Error) outcome;
         try
         {
-            outcome = Validator.Validate(body, TestCatalog.AnyModelTenant);
+            outcome = Validator.Validate(body, TestCatalog.AnyModelTenant).Sides();
         }
         catch (Exception exception)
         {

@@ -204,7 +204,7 @@ public sealed class RequestValidatorTests
         {
             var cut = template.IndexOf('|', StringComparison.Ordinal);
             byte[] body = [.. Encoding.UTF8.GetBytes(template[..cut]), .. bad, .. Encoding.UTF8.GetBytes(template[(cut + 1)..])];
-            var error = Assert.IsType<GatewayError>(Validator.Validate(body, TestCatalog.AnyModelTenant).Error);
+            var error = Assert.IsType<GatewayError>(Validator.Validate(body, TestCatalog.AnyModelTenant).Sides().Error);
             Assert.Equal((400, "invalid_json"), (error.Status, error.Code));
         }
     }
@@ -243,7 +243,7 @@ public sealed class RequestValidatorTests
     public void ModelAllowedForTenant_IsAccepted()
     {
         var tenant = new TenantContext("narrow", "key-n", ["some-other-model", TestCatalog.Model], new TenantLimits());
-        Assert.NotNull(Validator.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"")), tenant).Value);
+        Assert.NotNull(Validator.Validate(Encoding.UTF8.GetBytes(Req("\"hi\"")), tenant).Sides().Value);
     }
 
     [Fact]
@@ -310,8 +310,8 @@ public sealed class RequestValidatorTests
         Assert.Equal("wav", audio.GetProperty("format").GetString());
     }
 
-    internal static Refusable<ValidatedRequest> Validate(string body, TenantContext? tenant = null) =>
-        Validator.Validate(Encoding.UTF8.GetBytes(body), tenant ?? TestCatalog.AnyModelTenant);
+    internal static (ValidatedRequest? Value, GatewayError? Error) Validate(string body, TenantContext? tenant = null) =>
+        Validator.Validate(Encoding.UTF8.GetBytes(body), tenant ?? TestCatalog.AnyModelTenant).Sides();
 
     internal static ValidatedRequest Accept(string body)
     {

@@ -104,6 +104,14 @@ internal static class Migrations
             ALTER TABLE usage_totals ADD COLUMN cost_nanos BIGINT NOT NULL DEFAULT 0;
             ALTER TABLE usage_records ADD COLUMN reserved_cost_picos BIGINT NULL;
             """),
+        // A journal replay finds stored records by their record key, not their request id. Record keys are
+        // time-ordered (UUIDv7), so each commit adds to the index's last page; request ids are random, and their
+        // index took a page of its own per record: half of each commit's WAL frames (issue 11). Rows stored before
+        // keys existed are found by their start time (ix_usage_records_time).
+        (10, """
+            CREATE INDEX ix_usage_records_record_key ON usage_records (record_key);
+            DROP INDEX ix_usage_records_request;
+            """),
     ];
 
     public static string ForProvider(string ddl, UsageProvider provider) => provider == UsageProvider.Postgres

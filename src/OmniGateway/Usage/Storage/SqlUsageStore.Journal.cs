@@ -16,11 +16,18 @@ public sealed partial class SqlUsageStore
         foreach (var chunk in records.Chunk(200))
         {
             await using var command = connection.CreateCommand();
-            var sql = new StringBuilder("SELECT request_id, tenant_id, started_at_ms, record_key FROM usage_records WHERE request_id IN (");
+            // Keyed rows by their key; rows from before keys existed by their start time, matched in full below.
+            var sql = new StringBuilder("SELECT request_id, tenant_id, started_at_ms, record_key FROM usage_records WHERE record_key IN (");
             for (var i = 0; i < chunk.Length; i++)
             {
-                sql.Append(i == 0 ? "" : ", ").Append("@r").Append(i);
-                command.AddParameter("@r" + i, chunk[i].RequestId);
+                sql.Append(i == 0 ? "" : ", ").Append("@k").Append(i);
+                command.AddParameter("@k" + i, chunk[i].RecordKey);
+            }
+            sql.Append(") UNION ALL SELECT request_id, tenant_id, started_at_ms, record_key FROM usage_records WHERE record_key IS NULL AND started_at_ms IN (");
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                sql.Append(i == 0 ? "" : ", ").Append("@t").Append(i);
+                command.AddParameter("@t" + i, chunk[i].StartedAt.ToUnixTimeMilliseconds());
             }
             command.CommandText = sql.Append(')').ToString();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
