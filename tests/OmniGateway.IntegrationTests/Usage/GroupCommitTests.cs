@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
 using Xunit.Abstractions;
@@ -19,10 +18,8 @@ public sealed class GroupCommitTests(ITestOutputHelper output)
     public async Task ConcurrentStreamEnds_ShareCommits_AndEveryRecordIsStored(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        await database.MigrateAsync(CancellationToken.None);
+        await using var database = await store.OpenDatabaseAsync();
+        var options = store.UsageOptions;
         var usageStore = new SqlUsageStore(database, TimeProvider.System);
         await using var ledger = new GroupCommitLedger(usageStore, new TokenBudgets(TimeProvider.System), options, TimeProvider.System,
             NullLogger<GroupCommitLedger>.Instance);

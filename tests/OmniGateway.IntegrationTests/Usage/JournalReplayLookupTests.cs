@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Storage;
 
@@ -15,10 +14,7 @@ public sealed class JournalReplayLookupTests
     public async Task StoredRecords_AreFound_ByKey_OrForUnkeyedRowsByIdentity_AndNothingElse(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        await database.MigrateAsync(CancellationToken.None);
+        await using var database = await store.OpenDatabaseAsync();
         await using var usageStore = new SqlUsageStore(database, TimeProvider.System);
 
         var started = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());

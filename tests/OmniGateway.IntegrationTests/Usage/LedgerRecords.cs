@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Pricing;
 using OmniGateway.Usage.Storage;
@@ -16,9 +15,7 @@ public sealed class LedgerRecords(UsageDatabase database)
     /// <summary>Every record of a store no gateway in this process holds open (one killed, or another process's), oldest first.</summary>
     public static async Task<List<UsageRecord>> OfClosedStoreAsync(TestStore store)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        await using var database = new UsageDatabase(options, configuration, TimeProvider.System);
+        await using var database = await store.OpenDatabaseAsync(migrate: false);
         return [.. (await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record)];
     }
 

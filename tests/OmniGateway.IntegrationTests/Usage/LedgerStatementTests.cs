@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using OmniGateway.Usage;
 using OmniGateway.Usage.Pricing;
 using OmniGateway.Usage.Storage;
@@ -17,7 +16,7 @@ public sealed class LedgerStatementTests
     public async Task AppendedRecords_ReadBackColumnForColumn_NullsAndUtf8Included(string provider)
     {
         await using var store = await TestStore.CreateAsync(provider);
-        await using var database = await OpenAsync(store);
+        await using var database = await store.OpenDatabaseAsync();
         await using var usageStore = new SqlUsageStore(database, TimeProvider.System);
         var started = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         UsageRecord[] records =
@@ -52,7 +51,7 @@ public sealed class LedgerStatementTests
     public async Task AppendingABatch_OnSqlite_AllocatesNoGarbagePerBoundValue()
     {
         await using var store = await TestStore.CreateAsync("Sqlite");
-        await using var database = await OpenAsync(store);
+        await using var database = await store.OpenDatabaseAsync();
         await using var usageStore = new SqlUsageStore(database, TimeProvider.System);
         var started = DateTimeOffset.UtcNow;
         // Untagged, as most calls are: tags are serialised to their JSON column per record, by design.
@@ -77,14 +76,6 @@ public sealed class LedgerStatementTests
         Assert.True(allocated <= 16 * 1024, $"appending 20 records allocated {allocated} bytes");
     }
 
-    private static async Task<UsageDatabase> OpenAsync(TestStore store)
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(store.Settings).Build();
-        var options = Options.Create(configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
-        var database = new UsageDatabase(options, configuration, TimeProvider.System);
-        await database.MigrateAsync(CancellationToken.None);
-        return database;
-    }
 
     private static UsageRecord Full(string id, DateTimeOffset started) => new(id, "alpha", "key_a", LedgerGateway.Model, null, "text,audio",
         started, 12.375, 480.5, UsageOutcome.Completed, "resp_" + id,

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
+using OmniGateway.Usage;
+using OmniGateway.Usage.Storage;
 
 namespace OmniGateway.IntegrationTests.Usage;
 
@@ -25,6 +28,19 @@ public sealed class TestStore : IAsyncDisposable
 
     /// <summary>Configuration keys that point the gateway at this store.</summary>
     public Dictionary<string, string?> Settings { get; }
+
+    /// <summary>The usage options a gateway on this store would read.</summary>
+    public IOptions<UsageOptions> UsageOptions => Options.Create(Configuration.GetSection("Usage").Get<UsageOptions>() ?? new UsageOptions());
+
+    private IConfiguration Configuration => new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
+
+    /// <summary>The store's database as a gateway opens it, without a gateway; migrated unless told not to.</summary>
+    public async Task<UsageDatabase> OpenDatabaseAsync(bool migrate = true)
+    {
+        var database = new UsageDatabase(UsageOptions, Configuration, TimeProvider.System);
+        if (migrate) await database.MigrateAsync(CancellationToken.None);
+        return database;
+    }
 
     public string? SqliteFile => _folder is null ? null : Path.Combine(_folder, "data", "omnigateway.db");
 
