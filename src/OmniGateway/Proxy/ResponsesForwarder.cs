@@ -24,6 +24,7 @@ public sealed partial class ResponsesForwarder(
     IOptions<UpstreamOptions> options,
     IOptions<UsageOptions> usageOptions,
     UsageRecorder recorder,
+    Usage.Pricing.PriceTable prices,
     GracefulShutdown shutdown,
     TimeProvider time,
     GatewayMetrics metrics,
@@ -32,7 +33,7 @@ public sealed partial class ResponsesForwarder(
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once, by the endpoint; the box is reused by the next call
     public async ValueTask ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
     {
-        var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, metrics);
+        var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, prices, metrics);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 

@@ -18,13 +18,15 @@ public sealed class CallAccount
     private readonly TenantContext _tenant;
     private readonly TimeProvider _time;
     private readonly UsageRecorder _recorder;
+    private readonly Pricing.PriceTable _prices;
     private readonly GatewayMetrics _metrics;
     private readonly DateTimeOffset _startedAt;
     private readonly long _startTimestamp;
 
-    public CallAccount(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder, GatewayMetrics metrics)
+    public CallAccount(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder,
+        Pricing.PriceTable prices, GatewayMetrics metrics)
     {
-        (RequestId, _tenant, Request, _time, _recorder, _metrics) = (requestId, tenant, request, time, recorder, metrics);
+        (RequestId, _tenant, Request, _time, _recorder, _prices, _metrics) = (requestId, tenant, request, time, recorder, prices, metrics);
         _startedAt = time.GetUtcNow();
         _startTimestamp = time.GetTimestamp();
         Upstream = new UpstreamCall(requestId, request.UpstreamBody);
@@ -42,8 +44,9 @@ public sealed class CallAccount
         var record = new UsageRecord(RequestId, _tenant.TenantId, _tenant.KeyId, Request.Model.Id, Request.Voice, Request.Modalities,
             _startedAt, result.Started ? _time.GetElapsedTime(_startTimestamp, result.FirstEventTimestamp).TotalMilliseconds : null,
             _time.GetElapsedTime(_startTimestamp).TotalMilliseconds, OutcomeOf(result), terminal?.ResponseId ?? result.ResponseId, terminal?.Usage) { UpstreamAttempts = Upstream.Attempts, ReservedTokens = Request.ReservedTokens, Tags = Request.Tags,
-              ReservedCost = Request.ReservedCost?.Amount, ReservedAtPrice = Request.ReservedCost?.Price,
-              Cost = _recorder.CostOf(Request.Model.Id, _startedAt, terminal?.Usage, Request.ReservedCost?.Price) };
+              ReservedCost = Request.ReservedCost?.Amount,
+              // Priced once, here: the stored amount is what history keeps, whatever the table says later.
+              Cost = _prices.CostOf(Request.Model.Id, _startedAt, terminal?.Usage, Request.ReservedCost?.Price) };
         _metrics.CallRecorded(record);
         return _recorder.RecordAsync(record);
     }

@@ -49,10 +49,6 @@ public sealed record UsageRecord(
     /// <summary>Admission's worst-case cost against the cost budgets (null without one): charged to them when usage is never reported.</summary>
     public decimal? ReservedCost { get; init; }
 
-    /// <summary>The price version the cost reservation used; the call is priced with it, so its cost stays within the reservation.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
-    public Pricing.ModelPrice? ReservedAtPrice { get; init; }
-
     public static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Admission's reservation (input estimate plus output cap); null when the call held none.</summary>

@@ -7,7 +7,7 @@ namespace OmniGateway.Usage;
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TenantAdmission admission, Pricing.PriceTable prices, Serilog.ILogger serilog)
+    RateLimiting.TenantAdmission admission, Serilog.ILogger serilog)
 {
     // Once per call: written straight to Serilog (Observability/CallLogLine says why), fields as [LoggerMessage] wrote them.
     private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, new EventId(7000, "UsageRecorded"),
@@ -16,10 +16,6 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once (relay or forwarder); the box is reused by the next call
     public async ValueTask RecordAsync(UsageRecord record)
     {
-        // Priced once, by CostOf: CallAccount makes its record priced (no copy of it per call); one that arrives
-        // unpriced is priced here. The stored amount is what history keeps, whatever the table says later.
-        if (record.Cost is null && CostOf(record.Model, record.StartedAt, record.Usage, record.ReservedAtPrice) is { } cost)
-            record = record with { Cost = cost };
         // On the span first: what the call was holds even if storing its record fails.
         Observability.CallTracing.Tag(record);
         // The write takes the shutdown token, not the request's: the record must outlive the client.
@@ -35,10 +31,6 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
         admission.RecordStored(record); // the one hook that charges limits with a finished call
         LogRecorded(record);
     }
-
-    /// <summary>What a call costs: a call that reserved against a cost budget is priced with the version it reserved at.</summary>
-    public Pricing.UsageCost? CostOf(string model, DateTimeOffset startedAt, UpstreamUsage? usage, Pricing.ModelPrice? reservedAt) =>
-        reservedAt is not null ? Pricing.UsageCost.Of(usage, reservedAt) : prices.CostOf(model, startedAt, usage);
 
     private void LogRecorded(UsageRecord record)
     {

@@ -49,12 +49,13 @@ public sealed partial class PriceTable
         return found;
     }
 
-    /// <summary>The record's cost with the version in force at its start; null when its model has no price.</summary>
-    public UsageCost? CostOf(UsageRecord record) => CostOf(record.Model, record.StartedAt, record.Usage);
-
-    /// <summary>A call's cost with the version in force at its start, before its record exists; null when the model has no price.</summary>
-    public UsageCost? CostOf(string model, DateTimeOffset startedAt, UpstreamUsage? usage) =>
-        Find(model, startedAt) is { } price ? UsageCost.Of(usage, price) : null;
+    /// <summary>
+    /// A call's cost with the version in force at its start; null when the model has no price. A call that reserved
+    /// against a cost budget is priced with the version it reserved at, so its cost stays within the reservation.
+    /// </summary>
+    public UsageCost? CostOf(string model, DateTimeOffset startedAt, UpstreamUsage? usage, ModelPrice? reservedAt = null) =>
+        reservedAt is not null ? UsageCost.Of(usage, reservedAt)
+        : Find(model, startedAt) is { } price ? UsageCost.Of(usage, price) : null;
 
     private static ModelPrice ToPrice(PriceOptions p) => new(
         ParseInstant(p.EffectiveFrom)!.Value, p.Currency!, p.InputPerMillion!.Value, p.CachedInputPerMillion ?? p.InputPerMillion!.Value,
