@@ -26,12 +26,7 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, UpstreamCl
         return next(context);
     }
 
-    /// <summary><c>req_</c> and a new GUID's 32 hex digits, written into the one string (not a GUID string, then a second).</summary>
-    private static string NewId() => string.Create(36, Guid.NewGuid(), static (id, guid) =>
-    {
-        "req_".CopyTo(id);
-        guid.TryFormat(id[4..], out _, "N");
-    });
+    private static string NewId() => PrefixedIds.Of("req_", Guid.NewGuid());
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
     private static partial Regex SaneId();

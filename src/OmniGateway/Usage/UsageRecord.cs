@@ -34,11 +34,7 @@ public sealed record UsageRecord(
     /// Unique per record, unlike the request id (a caller may send the same <c>x-request-id</c> twice):
     /// the feed's idempotency key, so a receiver that deduplicates never drops a second, billable call.
     /// </summary>
-    public string RecordKey { get; init; } = string.Create(36, Guid.CreateVersion7(), static (key, guid) =>
-    {
-        "rec_".CopyTo(key); // one string, not a GUID string and then a second
-        guid.TryFormat(key[4..], out _, "N");
-    });
+    public string RecordKey { get; init; } = Observability.PrefixedIds.Of("rec_", Guid.CreateVersion7());
 
     /// <summary>Priced at record time with the version in force when the call started; null when the model has no price.</summary>
     public Pricing.UsageCost? Cost { get; init; }
