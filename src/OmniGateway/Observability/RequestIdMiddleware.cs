@@ -14,7 +14,7 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, UpstreamCl
     public Task InvokeAsync(HttpContext context)
     {
         var incoming = context.Request.Headers[Header];
-        context.TraceIdentifier = incoming.Count == 1 && SaneId().IsMatch(incoming[0]!) ? incoming[0]! : NewId();
+        context.TraceIdentifier = incoming.Count == 1 && SaneId().IsMatch(incoming[0]!) ? incoming[0]! : PrefixedIds.Random("req_");
         var simulator = upstream.Mode == UpstreamMode.Simulator;
         context.Response.OnStarting(static state =>
         {
@@ -25,8 +25,6 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, UpstreamCl
         }, (context, simulator));
         return next(context);
     }
-
-    private static string NewId() => PrefixedIds.Of("req_", Guid.NewGuid());
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
     private static partial Regex SaneId();

@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using OmniGateway.Errors;
 using OmniGateway.Observability;
@@ -37,11 +36,10 @@ public sealed partial class ResponsesForwarder(
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 
-        // YARP forwards HttpContext.Request, so the enriched body replaces the caller's.
-        // The validator writes into one array (UpstreamBodyWriter), so the body is always array-backed: no copy here.
-        if (!MemoryMarshal.TryGetArray(request.UpstreamBody, out var body)) throw new UnreachableException("The enriched body is not array-backed.");
-        context.Request.Body = new MemoryStream(body.Array!, body.Offset, body.Count, writable: false); // TryGetArray succeeded: Array is set
-        context.Request.ContentLength = request.UpstreamBody.Length;
+        // The retry handler sends the enriched body (UpstreamCall.Body) as every try's content, so YARP is told the
+        // caller's request has none: it then makes no content, copy task or stream of its own that the first try
+        // would throw away (issue 11). The caller's body was read to its end by step 3.
+        context.Features.Set<IHttpRequestBodyDetectionFeature>(NoRequestBody.Instance);
 
         using var deadline = new UpstreamDeadline(options.Value, usageOptions.Value, time, shutdown.StreamsMustEnd);
         var transformer = new ResponsesTransformer(upstream, account, target, deadline, time, metrics);
@@ -62,6 +60,12 @@ public sealed partial class ResponsesForwarder(
 
         await TellClientAsync(target, result.Value, transformer.Refusal, context.RequestAborted);
         if (aggregator is not null) await aggregator.CompleteAsync(context.RequestAborted);
+    }
+
+    private sealed class NoRequestBody : IHttpRequestBodyDetectionFeature
+    {
+        public static readonly NoRequestBody Instance = new();
+        public bool CanHaveBody => false;
     }
 
     private RelayResult Unanswered(HttpContext context, ForwarderError error, UpstreamDeadline deadline, string requestId)

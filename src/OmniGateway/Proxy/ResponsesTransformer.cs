@@ -18,7 +18,6 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, CallAccount 
     GatewayMetrics metrics)
     : HttpTransformer
 {
-    private static readonly MediaTypeHeaderValue Json = new("application/json");
     private static readonly MediaTypeWithQualityHeaderValue EventStream = new("text/event-stream");
 
     // Zero-byte reads: an open stream waiting for its next event holds no buffer (bench/: memory per
@@ -38,11 +37,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, CallAccount 
         proxyRequest.Options.Set(UpstreamCall.OptionsKey, account.Upstream); // the retry handler adds each try's destination and key
         proxyRequest.Headers.Accept.Add(EventStream);
         proxyRequest.Headers.TryAddWithoutValidation("x-request-id", account.RequestId);
-        if (proxyRequest.Content is { } content)
-        {
-            content.Headers.ContentType = Json;
-            content.Headers.ContentLength = account.Request.UpstreamBody.Length;
-        }
+        // No content here: the retry handler puts the enriched body, its type and length on each try (UpstreamCall).
         return ValueTask.CompletedTask;
     }
 

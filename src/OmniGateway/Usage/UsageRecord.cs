@@ -34,7 +34,7 @@ public sealed record UsageRecord(
     /// Unique per record, unlike the request id (a caller may send the same <c>x-request-id</c> twice):
     /// the feed's idempotency key, so a receiver that deduplicates never drops a second, billable call.
     /// </summary>
-    public string RecordKey { get; init; } = Observability.PrefixedIds.Of("rec_", Guid.CreateVersion7());
+    public string RecordKey { get; init; } = Observability.PrefixedIds.TimeOrdered("rec_", DateTimeOffset.UtcNow); // the ledger's index order, not a recorded time
 
     /// <summary>Priced at record time with the version in force when the call started; null when the model has no price.</summary>
     public Pricing.UsageCost? Cost { get; init; }
