@@ -43,8 +43,7 @@ app.UseAccessLog();             // one line per request, at its end
 app.UseGatewayErrors();
 app.UseBrowserCors();            // preflights, CORS headers, a tenant's origins (before auth: preflights carry no key)
 app.UseManagementPort();         // each endpoint answers on its own port only
-app.UseAuthentication();
-app.UseAuthorization();
+app.UseTenantAuth();             // authentication + authorization, except where an endpoint's filter checks the key
 
 app.MapResponsesApi();           // POST /v1/responses
 app.MapCatalogApi();             // /v1/models, /v1/voices

@@ -108,7 +108,7 @@ internal sealed class GatewaySchemaFilter(ModelCatalog catalog) : ISchemaFilter
 }
 
 /// <summary>
-/// Per operation: the bearer requirement where a policy guards the endpoint, and for
+/// Per operation: the bearer requirement where a policy or the tenant key filter guards the endpoint, and for
 /// <c>POST /v1/responses</c> a request example that works as it stands in Swagger UI's "Try it out".
 /// </summary>
 internal sealed class GatewayOperationFilter(ModelCatalog catalog) : IOperationFilter
@@ -116,7 +116,7 @@ internal sealed class GatewayOperationFilter(ModelCatalog catalog) : IOperationF
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
         var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
-        if (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any())
+        if ((metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<Auth.TenantKeyRequired>().Any()) && !metadata.OfType<IAllowAnonymous>().Any())
         {
             operation.Security ??= [];
             operation.Security.Add(new OpenApiSecurityRequirement

@@ -15,7 +15,7 @@ public static class ResponsesApi
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/responses", HandleAsync)
-            .RequireAuthorization(AuthExtensions.TenantPolicy)
+            .RequireTenantKey() // first: before admission counts the call or the body is read
             .RequireTenantLimits()
             .WithName("CreateResponse")
             .WithTags("Responses")
@@ -29,7 +29,7 @@ public static class ResponsesApi
         return app;
     }
 
-    // Steps as in shared/STYLE.md: 1 auth (policy above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
+    // Steps as in shared/STYLE.md: 1 auth (the key filter above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     // Pooled state machine (awaited once by the endpoint's delegate): one object less per call (issue 11).
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, RequestValidator validator,
