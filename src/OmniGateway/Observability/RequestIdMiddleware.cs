@@ -15,16 +15,25 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, UpstreamCl
     {
         var incoming = context.Request.Headers[Header];
         context.TraceIdentifier = incoming.Count == 1 && SaneId().IsMatch(incoming[0]!) ? incoming[0]! : PrefixedIds.Random("req_");
-        var simulator = upstream.Mode == UpstreamMode.Simulator;
-        context.Response.OnStarting(static state =>
-        {
-            var (ctx, sim) = ((HttpContext, bool))state;
-            ctx.Response.Headers[Header] = ctx.TraceIdentifier;
-            if (sim) ctx.Response.Headers["x-omnigateway-upstream"] = "simulator";
-            return Task.CompletedTask;
-        }, (context, simulator));
+        // One of two cached callbacks with the context as its state: no closure or boxed tuple per request.
+        context.Response.OnStarting(upstream.Mode == UpstreamMode.Simulator ? StampSimulated : Stamp, context);
         return next(context);
     }
+
+    private static readonly Func<object, Task> Stamp = static state =>
+    {
+        var context = (HttpContext)state;
+        context.Response.Headers[Header] = context.TraceIdentifier;
+        return Task.CompletedTask;
+    };
+
+    private static readonly Func<object, Task> StampSimulated = static state =>
+    {
+        var context = (HttpContext)state;
+        context.Response.Headers[Header] = context.TraceIdentifier;
+        context.Response.Headers["x-omnigateway-upstream"] = "simulator";
+        return Task.CompletedTask;
+    };
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
     private static partial Regex SaneId();

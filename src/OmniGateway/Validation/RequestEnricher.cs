@@ -15,6 +15,7 @@ internal static class RequestEnricher
     public static (ReadOnlyMemory<byte> Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
         string outputFormat, int bodyLength, long? maxOutputTokens)
     {
+        // Names and constant values as UTF-8 literals: a string name is transcoded on every write.
         var maxOutputSlot = -1;
         var buffer = new UpstreamBodyWriter(bodyLength + 256);
         var writer = Writer(buffer);
@@ -31,13 +32,13 @@ internal static class RequestEnricher
                 if (property.NameEquals("input") && property.Value.ValueKind == JsonValueKind.String)
                 {
                     // A plain string is one user text message; the upstream only takes the message array.
-                    writer.WriteStartArray("input");
+                    writer.WriteStartArray("input"u8);
                     writer.WriteStartObject();
-                    writer.WriteString("role", "user");
-                    writer.WriteStartArray("content");
+                    writer.WriteString("role"u8, "user"u8);
+                    writer.WriteStartArray("content"u8);
                     writer.WriteStartObject();
-                    writer.WriteString("type", "text");
-                    writer.WritePropertyName("text");
+                    writer.WriteString("type"u8, "text"u8);
+                    writer.WritePropertyName("text"u8);
                     writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
                     writer.WriteEndObject();
                     writer.WriteEndArray();
@@ -48,8 +49,8 @@ internal static class RequestEnricher
                 CopyMember(property, writer);
             }
 
-            writer.WriteBoolean("stream", true);
-            writer.WriteStartObject("stream_options");
+            writer.WriteBoolean("stream"u8, true);
+            writer.WriteStartObject("stream_options"u8);
             if (root.TryGetProperty("stream_options", out var options) && options.ValueKind == JsonValueKind.Object)
             {
                 foreach (var option in options.EnumerateObject())
@@ -58,17 +59,17 @@ internal static class RequestEnricher
                 }
             }
             // Without it the upstream's converter reports zero usage.
-            writer.WriteBoolean("include_usage", true);
+            writer.WriteBoolean("include_usage"u8, true);
             writer.WriteEndObject();
 
-            writer.WriteStartArray("modalities");
-            writer.WriteStringValue("text");
-            if (wantsAudio) writer.WriteStringValue("audio");
+            writer.WriteStartArray("modalities"u8);
+            writer.WriteStringValue("text"u8);
+            if (wantsAudio) writer.WriteStringValue("audio"u8);
             writer.WriteEndArray();
 
             if (wantsAudio)
             {
-                writer.WriteStartObject("audio");
+                writer.WriteStartObject("audio"u8);
                 if (root.TryGetProperty("audio", out var audio) && audio.ValueKind == JsonValueKind.Object)
                 {
                     foreach (var field in audio.EnumerateObject())
@@ -76,14 +77,14 @@ internal static class RequestEnricher
                         if (!field.NameEquals("voice") && !field.NameEquals("format")) field.WriteTo(writer);
                     }
                 }
-                writer.WriteString("voice", voice);
-                writer.WriteString("format", outputFormat);
+                writer.WriteString("voice"u8, voice);
+                writer.WriteString("format"u8, outputFormat);
                 writer.WriteEndObject();
             }
             if (maxOutputTokens is { } cap)
             {
                 // A fixed-width slot (the number, then blanks), so admission can lower it in place.
-                writer.WritePropertyName("max_output_tokens");
+                writer.WritePropertyName("max_output_tokens"u8);
                 writer.WriteRawValue(cap.ToString(System.Globalization.CultureInfo.InvariantCulture).PadRight(ValidatedRequest.MaxOutputTokensWidth), skipInputValidation: true);
                 maxOutputSlot = (int)(writer.BytesCommitted + writer.BytesPending) - ValidatedRequest.MaxOutputTokensWidth;
             }
