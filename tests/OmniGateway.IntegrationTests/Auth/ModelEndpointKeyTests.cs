@@ -22,10 +22,7 @@ public sealed class ModelEndpointKeyTests : GatewayTest
     private static StringContent EmptyInput() => Json("""{"model":"qwen3.5-omni-plus-all","input":""}""");
 
     [Theory]
-    [InlineData("Authorization", "Bearer " + GatewayFactory.TenantKey)]
-    [InlineData("Authorization", "bearer " + GatewayFactory.TenantKey)]
-    [InlineData("Authorization", GatewayFactory.TenantKey)]
-    [InlineData("x-api-key", GatewayFactory.TenantKey)]
+    [MemberData(nameof(TenantKeyTests.ContractHeaderForms), MemberType = typeof(TenantKeyTests))]
     public async Task EveryContractHeaderForm_IsAcceptedByTheModelEndpoint(string header, string value)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = EmptyInput() };
