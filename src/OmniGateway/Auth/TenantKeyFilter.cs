@@ -33,9 +33,7 @@ public static class TenantKeyFilter
         {
             var context = invocation.HttpContext;
             var check = await context.RequestServices.GetRequiredService<TenantKeys>().CheckAsync(context);
-            if (check.Verdict == KeyVerdict.Tenant) return await next(invocation);
-            await Refusal(context, check).WriteAsync(context);
-            return Results.Empty;
+            return check.Verdict == KeyVerdict.Tenant ? await next(invocation) : Refusal(context, check).ToResult();
         });
     }
 

@@ -33,10 +33,8 @@ public static class PrefixedIds
     public static string TimeOrdered(string prefix, DateTimeOffset now)
     {
         Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, now.ToUnixTimeMilliseconds() << 16); // the low 48 bits in bytes 0–5
         RandomBytes.Fill(bytes[6..]);
-        Span<byte> milliseconds = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(milliseconds, now.ToUnixTimeMilliseconds());
-        milliseconds[2..].CopyTo(bytes); // the low 48 bits, big-endian, in bytes 0–5
         return Of(prefix, Versioned(bytes, 0x70));
     }
 
@@ -56,7 +54,7 @@ public static class PrefixedIds
         public static void Fill(Span<byte> destination)
         {
             var buffer = _buffer ??= new byte[512];
-            if (_used == 0 || buffer.Length - _used < destination.Length)
+            if (_used == 0 || buffer.Length - _used < destination.Length) // 0: a new buffer, not yet filled
             {
                 RandomNumberGenerator.Fill(buffer);
                 _used = 0;

@@ -29,10 +29,8 @@ public sealed partial class RequestIdMiddleware(RequestDelegate next, UpstreamCl
 
     private static readonly Func<object, Task> StampSimulated = static state =>
     {
-        var context = (HttpContext)state;
-        context.Response.Headers[Header] = context.TraceIdentifier;
-        context.Response.Headers["x-omnigateway-upstream"] = "simulator";
-        return Task.CompletedTask;
+        ((HttpContext)state).Response.Headers["x-omnigateway-upstream"] = "simulator";
+        return Stamp(state);
     };
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
