@@ -46,6 +46,7 @@ public static class ResponsesApi
             validated = validator.Validate(body.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString());
         }
         if (validated.Refused(out var request, out var invalid)) return invalid.ToResult();
+        using var upstreamBody = request.BodyBuffer; // back to the pool once the call has ended (and no try still sends it)
 
         // 2. Token budgets and tokens per minute, from the validated body and before any upstream call
         //    (requests per minute and open streams were checked by the route's admission filter before the body was read).

@@ -103,7 +103,7 @@ public sealed partial class UpstreamRetryHandler(
         request.Headers.Remove("Authorization");
         request.Headers.TryAddWithoutValidation("Authorization", destination.AuthorizationValue);
         if (call is null) return;
-        request.Content = new ReadOnlyMemoryContent(call.Body) { Headers = { ContentType = Json, ContentLength = call.Body.Length } };
+        request.Content = new UpstreamBodyContent(call.Body, call.BodyBuffer) { Headers = { ContentType = Json, ContentLength = call.Body.Length } };
     }
 
     private bool MayRetry(UpstreamCall? call, int attempt, long started, TimeSpan delay) =>

@@ -29,7 +29,7 @@ public sealed class CallAccount
         (RequestId, _tenant, Request, _time, _recorder, _prices, _metrics) = (requestId, tenant, request, time, recorder, prices, metrics);
         _startedAt = time.GetUtcNow();
         _startTimestamp = time.GetTimestamp();
-        Upstream = new UpstreamCall(requestId, request.UpstreamBody);
+        Upstream = new UpstreamCall(requestId, request.UpstreamBody, request.BodyBuffer);
     }
 
     public string RequestId { get; }

@@ -12,7 +12,7 @@ internal static class RequestEnricher
     /// modalities and audio as decided, the output cap in a slot admission can lower in place.
     /// Unknown fields pass through byte for byte.
     /// </summary>
-    public static (ReadOnlyMemory<byte> Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
+    public static (UpstreamBodyBuffer Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
         string outputFormat, int bodyLength, long? maxOutputTokens)
     {
         // Names and constant values as UTF-8 literals: a string name is transcoded on every write.
@@ -95,8 +95,8 @@ internal static class RequestEnricher
         {
             writer.Reset(Released); // lets go of this call's buffer (a 9 MiB body must not live on with the thread)
         }
-        // The writer's own array, not a copy: a 9 MB inline-audio body is allocated once, not twice (bench/).
-        return (buffer.WrittenMemory, maxOutputSlot);
+        // The writer's own array, not a copy: a 9 MB inline-audio body is written once, not twice (bench/).
+        return (buffer.Detach(), maxOutputSlot);
     }
 
     [ThreadStatic] private static Utf8JsonWriter? _writer;

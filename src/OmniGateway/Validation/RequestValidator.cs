@@ -185,8 +185,9 @@ public sealed class RequestValidator(ModelCatalog catalog)
         var maxOutputTokens = Math.Min(requestedMaxOutput ?? long.MaxValue, model.Options.MaxOutputTokens);
         var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null || tenant.Limits.HasCostBudget;
         var (upstreamBody, maxOutputSlot) = RequestEnricher.WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
-        return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody)
+        return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody.Memory)
         {
+            BodyBuffer = upstreamBody,
             InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
             MaxOutputTokens = maxOutputTokens,
             MaxOutputTokensSlot = maxOutputSlot,

@@ -14,6 +14,12 @@ public sealed record ValidatedRequest(
     string Modalities,
     ReadOnlyMemory<byte> UpstreamBody)
 {
+    /// <summary>
+    /// The pooled array under <see cref="UpstreamBody"/>, when validation wrote one: the endpoint disposes it when the call
+    /// ends (the tries sending it hold it meanwhile). Copies made with <c>with</c> share it.
+    /// </summary>
+    public UpstreamBodyBuffer? BodyBuffer { get; init; }
+
     /// <summary>What the cost budgets reserved for this call, and the price version it is priced with; null without a cost budget.</summary>
     public Usage.CostReservation? ReservedCost { get; init; }
 
