@@ -12,8 +12,7 @@ namespace OmniGateway.Observability;
 /// → 37 entries) and re-read every property: about half of the Serilog share of a stream's allocations
 /// (issue 11, bench/: allocated per stream). The event is the one the bridge made: same template,
 /// properties in the same order, <c>EventId</c> as the same structure, <c>SourceContext</c> with its level
-/// overrides, the request's scope properties (<c>RequestPath</c>, <c>ConnectionId</c>) from the log context,
-/// trace and span ids, and it reaches the same sinks (the console, the other logger providers).
+/// overrides, log-context properties, trace and span ids, and it reaches the same sinks (the console, the other logger providers).
 /// </summary>
 public sealed class CallLogLine
 {
@@ -32,9 +31,8 @@ public sealed class CallLogLine
         _template = Parser.Parse(template);
         // As the bridge builds it (EventIdPropertyCache): Id, then Name.
         _eventId = new StructureValue([new LogEventProperty("Id", new ScalarValue(eventId.Id)), new LogEventProperty("Name", new ScalarValue(eventId.Name))]);
-        // The template's properties, EventId, SourceContext and the request scope's RequestPath and ConnectionId
-        // (its RequestId is the line's own): room for all without a resize.
-        _capacity = _template.Tokens.OfType<PropertyToken>().Select(p => p.PropertyName).Distinct().Count() + 4;
+        // The template's properties, EventId and SourceContext: room for all without a resize.
+        _capacity = _template.Tokens.OfType<PropertyToken>().Select(p => p.PropertyName).Distinct().Count() + 2;
     }
 
     public bool IsEnabled(LogEventLevel level) => _logger.IsEnabled(level);

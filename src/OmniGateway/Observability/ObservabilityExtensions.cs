@@ -12,6 +12,9 @@ public static class ObservabilityExtensions
     /// <summary>Log events queued for the console writer before callers wait: seconds of a busy gateway's lines.</summary>
     private const int LogBufferSize = 10_000;
 
+    /// <summary>Above Fatal: a source at this level writes nothing (Serilog has no named "off").</summary>
+    private const Serilog.Events.LogEventLevel Off = (Serilog.Events.LogEventLevel)(1 + (int)Serilog.Events.LogEventLevel.Fatal);
+
     // Serilog's default text line plus the request's trace id (empty outside a request); JSON carries it as @tr.
     private const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {TraceId}{NewLine}{Exception}";
 
@@ -38,6 +41,11 @@ public static class ObservabilityExtensions
                 .Enrich.FromLogContext()
                 .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
                 .MinimumLevel.Override("Yarp", Serilog.Events.LogEventLevel.Warning)
+                // Off, not Warning: while any level is on, hosting opens a log scope per request (RequestId,
+                // RequestPath) and every line of the request is enriched from it — ~0.8 KiB per stream for what the
+                // lines already carry (issue 11). It writes nothing above Information; RequestActivity keeps the
+                // request's activity, and so the lines' trace id. Kestrel's per-connection scope (ConnectionId) stays.
+                .MinimumLevel.Override(RequestActivity.HostingLoggerCategory, Off)
                 // Data protection is unused (no cookies); its key-storage warning would only alarm operators.
                 .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", Serilog.Events.LogEventLevel.Error);
             // Off the request's thread: a stream's completion waits for its UsageRecorded line to be handed over,
@@ -50,6 +58,7 @@ public static class ObservabilityExtensions
             if (json) logger.WriteTo.Sink(new ConsoleLineSink(new CompactJsonLineFormatter()));
             else logger.WriteTo.Async(sink => sink.Console(outputTemplate: TextTemplate), bufferSize: LogBufferSize, blockWhenFull: true);
         });
+        RequestActivity.KeepStarting();
         builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks();
         return builder;

@@ -117,7 +117,7 @@ public sealed class TracingTests : IAsyncLifetime
         {
             var lines = _gateway.Output.Where(l => l.StartsWith('{') && l.Contains(requestId, StringComparison.Ordinal))
                 .Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
-            if (lines.Any(l => l.TryGetProperty("DurationMs", out _)) || attempt == 50) return lines;
+            if (lines.Any(l => l.TryGetProperty("StatusCode", out _)) || attempt == 50) return lines; // the access line (UsageRecorded has a DurationMs too)
             await Task.Delay(100);
         }
     }
