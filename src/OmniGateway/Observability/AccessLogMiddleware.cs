@@ -10,14 +10,17 @@ namespace OmniGateway.Observability;
 /// (never the query), status, duration, request id, trace id and the tenant once authentication named one.
 /// Outermost in the pipeline, so the status is the one the client got and the duration covers every stage.
 /// </summary>
-public sealed class AccessLogMiddleware(RequestDelegate next, Serilog.ILogger logger, TimeProvider time)
+public sealed class AccessLogMiddleware(RequestDelegate next, Serilog.ILogger logger, TimeProvider time, CallLogSinks sinks)
 {
     // Once per request: written straight to Serilog (CallLogLine says why), fields as [LoggerMessage] wrote them.
     private readonly CallLogLine _line = new(logger, typeof(AccessLogMiddleware).FullName!, new EventId(200, "AccessLog"),
-        "{Method} {Path} {StatusCode} in {DurationMs:0.0} ms request {RequestId} trace {TraceId} tenant {TenantId} client aborted {ClientAborted}");
+        "{Method} {Path} {StatusCode} in {DurationMs:0.0} ms request {RequestId} trace {TraceId} tenant {TenantId} client aborted {ClientAborted}", sinks);
 
     // Probes and scrapes arrive every few seconds from the orchestrator: at Debug, not between the calls.
     private static readonly PathString[] QuietPaths = ["/healthz", "/readyz", "/metrics"];
+
+    private static readonly HashSet<string> StandardMethods = new(
+        [HttpMethods.Get, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete, HttpMethods.Patch, HttpMethods.Head, HttpMethods.Options], StringComparer.Ordinal);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -41,13 +44,14 @@ public sealed class AccessLogMiddleware(RequestDelegate next, Serilog.ILogger lo
         var traceId = activity is null ? "" : activity.TraceId.ToHexString();
         var tenant = context.Features.Get<TenantContext>()?.TenantId ?? "-";
         var properties = _line.NewProperties();
-        properties["Method"] = CallLogLine.Scalar(request.Method);
+        // A standard method is one of Kestrel's constants; one a caller makes up is its own string, not kept.
+        properties["Method"] = StandardMethods.Contains(request.Method) ? CallLogLine.Known(HttpMethods.GetCanonicalizedValue(request.Method)) : CallLogLine.Scalar(request.Method);
         properties["Path"] = CallLogLine.Scalar(request.Path.Value ?? "/");
-        properties["StatusCode"] = CallLogLine.Scalar(context.Response.StatusCode);
+        properties["StatusCode"] = CallLogLine.Status(context.Response.StatusCode);
         properties["DurationMs"] = CallLogLine.Scalar(elapsed.TotalMilliseconds);
         properties["RequestId"] = CallLogLine.Scalar(context.TraceIdentifier);
         properties["TraceId"] = CallLogLine.Scalar(traceId);
-        properties["TenantId"] = CallLogLine.Scalar(tenant);
+        properties["TenantId"] = CallLogLine.Known(tenant);
         properties["ClientAborted"] = CallLogLine.Scalar(context.RequestAborted.IsCancellationRequested);
         _line.Write(level, properties);
     }

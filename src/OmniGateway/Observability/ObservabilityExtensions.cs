@@ -59,6 +59,7 @@ public static class ObservabilityExtensions
             else logger.WriteTo.Async(sink => sink.Console(outputTemplate: TextTemplate), bufferSize: LogBufferSize, blockWhenFull: true);
         });
         RequestActivity.KeepStarting();
+        builder.Services.AddSingleton(services => CallLogSinks.Decide(services, builder.Configuration, json));
         builder.AddGatewayTelemetry();
         builder.Services.AddHealthChecks();
         return builder;

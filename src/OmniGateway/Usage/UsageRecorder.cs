@@ -7,11 +7,11 @@ namespace OmniGateway.Usage;
 /// Stores a record in the ledger, then logs it as the one <c>UsageRecorded</c> event of the request.
 /// </summary>
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
-    RateLimiting.TenantAdmission admission, Serilog.ILogger serilog)
+    RateLimiting.TenantAdmission admission, Serilog.ILogger serilog, Observability.CallLogSinks sinks)
 {
     // Once per call: written straight to Serilog (Observability/CallLogLine says why), fields as [LoggerMessage] wrote them.
     private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, new EventId(7000, "UsageRecorded"),
-        "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}");
+        "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}", sinks);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once (relay or forwarder); the box is reused by the next call
     public async ValueTask RecordAsync(UsageRecord record)
@@ -38,15 +38,15 @@ public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageReco
         var usage = record.Usage;
         var properties = _usageRecorded.NewProperties();
         properties["RequestId"] = Scalar(record.RequestId);
-        properties["TenantId"] = Scalar(record.TenantId);
-        properties["KeyId"] = Scalar(record.KeyId);
-        properties["Model"] = Scalar(record.Model);
-        properties["Voice"] = Scalar(record.Voice);
-        properties["Modalities"] = Scalar(record.Modalities);
+        properties["TenantId"] = Known(record.TenantId);
+        properties["KeyId"] = Known(record.KeyId);
+        properties["Model"] = Known(record.Model);
+        properties["Voice"] = Known(record.Voice);
+        properties["Modalities"] = Known(record.Modalities);
         properties["StartTime"] = Scalar(record.StartedAt);
         properties["TimeToFirstByteMs"] = Scalar(record.TimeToFirstByteMs);
         properties["DurationMs"] = Scalar(record.DurationMs);
-        properties["Outcome"] = Scalar(UsageRecord.OutcomeName(record.Outcome));
+        properties["Outcome"] = Known(UsageRecord.OutcomeName(record.Outcome));
         properties["UpstreamResponseId"] = Scalar(record.UpstreamResponseId);
         properties["InputTokens"] = Scalar(usage?.InputTokens);
         properties["CachedTokens"] = Scalar(usage?.CachedTokens);
