@@ -18,6 +18,17 @@ public sealed class ModelCatalog
     public IEnumerable<ServedModel> Models => _models.Values.OrderBy(m => m.Id, StringComparer.Ordinal);
 
     public ServedModel? Find(string id) => _models.GetValueOrDefault(id);
+
+    /// <summary>The model a JSON string names (ordinal, as <see cref="Find(string)"/>), without making a string of it: once per call (issue 11).</summary>
+    public ServedModel? Find(System.Text.Json.JsonElement id)
+    {
+        // A handful of models: comparing the UTF-8 bytes with each id beats transcoding the name to look it up.
+        foreach (var model in _models.Values)
+        {
+            if (id.ValueEquals(model.Id)) return model;
+        }
+        return null;
+    }
 }
 
 public sealed class ServedModel
@@ -51,6 +62,21 @@ public sealed class ServedModel
 
     /// <summary>Case-insensitive, alias-aware: <c>tina</c> and <c>TINA</c> are <c>Tina</c>.</summary>
     public VoiceOptions? FindVoice(string name) => _voicesByName.GetValueOrDefault(name);
+
+    /// <summary>
+    /// The voice a JSON string names (case-insensitive, aliases too), without making a string of it: once per call
+    /// (issue 11). A name too long for any voice, or escaped, is decoded as <see cref="FindVoice(string)"/> would get it.
+    /// </summary>
+    public VoiceOptions? FindVoice(System.Text.Json.JsonElement name)
+    {
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(name);
+        if (raw.Length > 2 + MaxStackName || raw.IndexOf((byte)'\\') >= 0) return FindVoice(name.GetString()!);
+        Span<char> chars = stackalloc char[MaxStackName];
+        var length = System.Text.Encoding.UTF8.GetChars(raw[1..^1], chars); // the quotes off; the body is valid UTF-8 (checked first)
+        return _voicesByName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars[..length], out var voice) ? voice : null;
+    }
+
+    private const int MaxStackName = 64;
 
     public VoiceMatch SuggestVoice(string given)
     {

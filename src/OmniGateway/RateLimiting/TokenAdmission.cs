@@ -36,7 +36,8 @@ public sealed class TokenAdmission(TokenBudgets budgets, TokensPerMinute tokensP
             return new AdmittedTokens(request, overRate, null, null) { RefusedLimit = TokensPerMinuteLimit };
         }
         if (budget.OutputTokens < request.MaxOutputTokens) request.ForwardMaxOutputTokens(budget.OutputTokens);
-        return new AdmittedTokens(request with { ReservedTokens = budget.ReservedTokens }, null, budget, perMinute);
+        request.ReservedTokens = budget.ReservedTokens;
+        return new AdmittedTokens(request, null, budget, perMinute);
     }
 
     /// <summary>After each record is stored: this instance's minute, and the shared counts (its reservation settled).</summary>
@@ -76,7 +77,8 @@ public sealed class TokenAdmission(TokenBudgets budgets, TokensPerMinute tokensP
                     (int)Math.Max(1, Math.Ceiling(count.RetryAfterMs / 1000.0))), null, null) { RefusedLimit = TokensPerMinuteLimit };
         }
         if (count.OutputTokens < request.MaxOutputTokens) request.ForwardMaxOutputTokens(count.OutputTokens);
-        return new AdmittedTokens(request with { ReservedTokens = input + count.OutputTokens }, null, count.Reservation, null);
+        request.ReservedTokens = input + count.OutputTokens;
+        return new AdmittedTokens(request, null, count.Reservation, null);
 
         BudgetDemand Demand(BudgetPeriod period, long limit) =>
             new(BudgetDemand.CounterName(TokensUnit, period, now), TokenBudget, period, limit, budgets.Snapshot(tenant.TenantId, period, now).Committed, input, 1);

@@ -18,7 +18,6 @@ internal static class MessageRules
         if (!message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String || !RequestValidator.IsRole(role))
             return GatewayErrors.BadRequest("invalid_role", "A message's 'role' must be \"user\", \"assistant\" or \"system\".", path + ".role");
         var isUser = role.ValueEquals("user"u8);
-        var roleName = role.GetString()!; // String element
 
         if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
             return GatewayErrors.BadRequest("missing_content", "The message has no 'content'; send a string or an array of content parts.", path + ".content");
@@ -47,7 +46,7 @@ internal static class MessageRules
             {
                 return KnownMediaType(type)
                     ? GatewayErrors.BadRequest("non_text_content",
-                        $"{Capitalised(roleName)} messages may hold text only; move the media into a user message.", partPath + ".type")
+                        $"{Capitalised(role.GetString()!)} messages may hold text only; move the media into a user message.", partPath + ".type")
                     : UnknownType(type, partPath, isUser);
             }
 

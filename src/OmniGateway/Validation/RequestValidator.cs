@@ -99,10 +99,9 @@ public sealed class RequestValidator(ModelCatalog catalog)
         // Model first: every other rule depends on its catalogue entry.
         if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String)
             return GatewayErrors.BadRequest("missing_model", $"Set 'model' to one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
-        var modelId = modelElement.GetString()!; // a String element always has a value
-        if (catalog.Find(modelId) is not { } model)
+        if (catalog.Find(modelElement) is not { } model)
             return GatewayErrors.BadRequest("model_not_found",
-                $"Model '{GatewayErrors.Truncate(modelId)}' is not served by this gateway. Use one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
+                $"Model '{GatewayErrors.Truncate(modelElement.GetString()!)}' is not served by this gateway. Use one of: {string.Join(", ", catalog.Models.Select(m => m.Id))}.", "model");
         if (!tenant.MayUse(model.Id))
             return GatewayErrors.BadRequest("model_not_allowed",
                 $"Your tenant may not use model '{model.Id}'. Allowed: {string.Join(", ", tenant.AllowedModels)}.", "model");
@@ -164,17 +163,19 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 {
                     if (voiceElement.ValueKind != JsonValueKind.String)
                         return GatewayErrors.BadRequest("invalid_voice", "'audio.voice' must be a voice name string.", "audio.voice");
-                    var given = voiceElement.GetString()!; // String element
-                    if (model.FindVoice(given) is not { } found)
+                    if (model.FindVoice(voiceElement) is not { } found)
+                    {
+                        var given = voiceElement.GetString()!; // String element
                         return GatewayErrors.UnknownVoice("audio.voice", given, model.Id, model.SuggestVoice(given));
+                    }
                     voice = found.Name;
                 }
                 if (audio.TryGetProperty("format", out var formatElement) && formatElement.ValueKind != JsonValueKind.Null)
                 {
-                    if (formatElement.ValueKind != JsonValueKind.String || !model.Options.OutputAudioFormats.Contains(formatElement.GetString()!))
+                    if (formatElement.ValueKind != JsonValueKind.String || OneOf(formatElement, model.Options.OutputAudioFormats) is not { } chosen)
                         return GatewayErrors.BadRequest("unsupported_output_audio_format",
                             $"'audio.format' must be one of: {string.Join(", ", model.Options.OutputAudioFormats)}.", "audio.format");
-                    outputFormat = formatElement.GetString()!;
+                    outputFormat = chosen;
                 }
             }
             if (voice is null)
@@ -248,6 +249,16 @@ public sealed class RequestValidator(ModelCatalog catalog)
         JsonValueKind.Null => "null",
         _ => "object",
     };
+
+    /// <summary>The configured value a JSON string equals, as that value: no string made per call (issue 11).</summary>
+    private static string? OneOf(JsonElement value, List<string> allowed)
+    {
+        foreach (var candidate in allowed)
+        {
+            if (value.ValueEquals(candidate)) return candidate;
+        }
+        return null;
+    }
 
     internal static bool IsRole(JsonElement role) => ContentVocabulary.Roles.Any(r => role.ValueEquals(r));
 }
