@@ -29,11 +29,16 @@ public static class TenantKeyFilter
     public static TBuilder RequireTenantKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
     {
         builder.WithMetadata(TenantKeyRequired.Instance);
-        return builder.AddEndpointFilter([AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] static async ValueTask<object?> (invocation, next) =>
+        // The checker from the root provider, once: RequestServices would make a DI scope per request (issue 11).
+        return builder.AddEndpointFilterFactory((factory, next) =>
         {
-            var context = invocation.HttpContext;
-            var check = await context.RequestServices.GetRequiredService<TenantKeys>().CheckAsync(context);
-            return check.Verdict == KeyVerdict.Tenant ? await next(invocation) : Refusal(context, check).ToResult();
+            var keys = factory.ApplicationServices.GetRequiredService<TenantKeys>();
+            return [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] async ValueTask<object?> (invocation) =>
+            {
+                var context = invocation.HttpContext;
+                var check = await keys.CheckAsync(context);
+                return check.Verdict == KeyVerdict.Tenant ? await next(invocation) : Refusal(context, check).ToResult();
+            };
         });
     }
 

@@ -14,7 +14,11 @@ public static class ResponsesApi
 {
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/responses", HandleAsync)
+        // Its services come from the root provider once, here, not per call: a parameter the framework resolves
+        // makes a DI scope per request (~120 B) and puts every argument into the filters' invocation context
+        // (issue 11, allocated per stream). All of them are singletons.
+        var services = new Steps(app.ServiceProvider);
+        app.MapPost("/v1/responses", (HttpContext context) => HandleAsync(context, services))
             .RequireTenantKey() // first: before admission counts the call or the body is read
             .RequireTenantLimits()
             .WithName("CreateResponse")
@@ -32,12 +36,12 @@ public static class ResponsesApi
     // Steps as in shared/STYLE.md: 1 auth (the key filter above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
     // Pooled state machine (awaited once by the endpoint's delegate): one object less per call (issue 11).
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, RequestValidator validator,
-        ResponsesForwarder forwarder, IOptions<GatewayOptions> options, TenantAdmission admission, CostBudgets costBudgets, AdmissionMetrics admissionMetrics)
+    private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, Steps services)
     {
+        var (validator, forwarder, options, admission, costBudgets, admissionMetrics, bufferBudget) = services;
         var tenant = context.GetTenant();
 
-        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes)).Refused(out var body, out var readError))
+        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, bufferBudget)).Refused(out var body, out var readError))
             return readError.ToResult();
 
         Refusable<ValidatedRequest> validated;
@@ -65,5 +69,16 @@ public static class ResponsesApi
 
         await forwarder.ForwardAsync(context, tenant, costAdmitted.Request!); // set unless refused
         return TypedResults.Empty; // the forwarder has answered: a stream, one JSON object, or an error
+    }
+
+    /// <summary>The singletons the steps use, resolved once when the endpoint is mapped.</summary>
+    private sealed record Steps(RequestValidator Validator, ResponsesForwarder Forwarder, IOptions<GatewayOptions> Options, TenantAdmission Admission,
+        CostBudgets CostBudgets, AdmissionMetrics AdmissionMetrics, RequestBufferBudget BufferBudget)
+    {
+        public Steps(IServiceProvider services) : this(services.GetRequiredService<RequestValidator>(), services.GetRequiredService<ResponsesForwarder>(),
+            services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<TenantAdmission>(), services.GetRequiredService<CostBudgets>(),
+            services.GetRequiredService<AdmissionMetrics>(), services.GetRequiredService<RequestBufferBudget>())
+        {
+        }
     }
 }

@@ -31,15 +31,19 @@ public static class TenantRateLimitsExtensions
     /// <summary>The route's admission step: requests and streams before the body is read; tokens once it is validated.</summary>
     public static TBuilder RequireTenantLimits<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         // Pooled state machine: the filter runs once per call and its ValueTask is awaited once (issue 11, allocated per stream).
-        builder.AddEndpointFilter([AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] static async ValueTask<object?> (invocation, next) =>
+        // Admission from the root provider, once: RequestServices would make a DI scope per request (issue 11).
+        builder.AddEndpointFilterFactory((factory, next) =>
         {
-            var admission = invocation.HttpContext.RequestServices.GetRequiredService<TenantAdmission>();
-            await using var admitted = await admission.AdmitRequestAsync(invocation.HttpContext);
-            if (admitted.Rejection is { } refused)
+            var admission = factory.ApplicationServices.GetRequiredService<TenantAdmission>();
+            return [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] async ValueTask<object?> (invocation) =>
             {
-                await refused.WriteAsync(invocation.HttpContext);
-                return Results.Empty;
-            }
-            return await next(invocation);
+                await using var admitted = await admission.AdmitRequestAsync(invocation.HttpContext);
+                if (admitted.Rejection is { } refused)
+                {
+                    await refused.WriteAsync(invocation.HttpContext);
+                    return Results.Empty;
+                }
+                return await next(invocation);
+            };
         });
 }

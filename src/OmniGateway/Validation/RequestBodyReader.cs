@@ -27,15 +27,14 @@ public static class RequestBodyReader
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once by the endpoint
-    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes)
+    /// <param name="budget">The one gateway-wide budget for buffered bodies.</param>
+    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget)
     {
         if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
         // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
             sizeFeature.MaxRequestBodySize = maxBytes;
-        // Resolved here rather than passed in: one gateway-wide budget, whoever calls the reader.
-        var budget = request.HttpContext.RequestServices.GetRequiredService<RequestBufferBudget>();
 
         // A known small body gets a buffer of its size (+1 to see the end); anything else starts small and doubles.
         // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
