@@ -14,10 +14,7 @@ internal sealed class UpstreamBodyWriter(int initialCapacity) : IBufferWriter<by
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 256));
     private int _written;
 
-    /// <summary>The body so far: the writer's own array, never copied.</summary>
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
-
-    /// <summary>The written body, owned from now on by the returned buffer; the writer is done.</summary>
+    /// <summary>The written body (the writer's own array, never copied), owned from now on by the returned buffer; the writer is done.</summary>
     public UpstreamBodyBuffer Detach() => new(_buffer, _written);
 
     public void Advance(int count)

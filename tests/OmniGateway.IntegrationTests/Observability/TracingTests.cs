@@ -98,7 +98,7 @@ public sealed class TracingTests : IAsyncLifetime
             Assert.DoesNotContain(exported, body => body.Contains(secret, StringComparison.Ordinal));
 
         // 5. Every log line of the request carries its trace id, the access-log line among them.
-        var lines = await LogLinesOfRequestAsync(requestId);
+        var lines = await _gateway.OfRequestAsync(requestId);
         Assert.Contains(lines, l => l.GetProperty("RequestId").GetString() == requestId
             && l.TryGetProperty("UpstreamResponseId", out _)); // UsageRecorded
         var access = Assert.Single(lines, l => l.TryGetProperty("StatusCode", out _) && l.TryGetProperty("DurationMs", out _));
@@ -108,17 +108,5 @@ public sealed class TracingTests : IAsyncLifetime
         Assert.Equal("web", access.GetProperty("TenantId").GetString());
         Assert.Equal(server.TraceId, access.GetProperty("TraceId").GetString());
         Assert.All(lines, l => Assert.Equal(server.TraceId, l.GetProperty("@tr").GetString()));
-    }
-
-    /// <summary>The JSON log lines that name the request id; the access line is written as the response ends, so wait for it.</summary>
-    private async Task<List<JsonElement>> LogLinesOfRequestAsync(string requestId)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var lines = _gateway.Output.Where(l => l.StartsWith('{') && l.Contains(requestId, StringComparison.Ordinal))
-                .Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
-            if (lines.Any(l => l.TryGetProperty("StatusCode", out _)) || attempt == 50) return lines; // the access line (UsageRecorded has a DurationMs too)
-            await Task.Delay(100);
-        }
     }
 }

@@ -43,14 +43,7 @@ public sealed class UntracedLogTraceIdTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Contains("event: response.completed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-            List<JsonElement> lines;
-            for (var attempt = 0; ; attempt++)
-            {
-                lines = gateway.Output.Where(l => l.StartsWith('{') && l.Contains(requestId, StringComparison.Ordinal))
-                    .Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
-                if (lines.Any(l => l.TryGetProperty("StatusCode", out _)) || attempt == 50) break; // the access line comes last
-                await Task.Delay(100);
-            }
+            var lines = await gateway.OfRequestAsync(requestId);
             var access = Assert.Single(lines, l => l.TryGetProperty("StatusCode", out _) && l.TryGetProperty("DurationMs", out _));
             Assert.Equal(traceId, access.GetProperty("TraceId").GetString());
             Assert.Single(lines, l => l.TryGetProperty("UpstreamResponseId", out _)); // UsageRecorded
