@@ -36,6 +36,7 @@ builder.AddUsageExport();        // Usage:Export:Webhooks ← durable outbox in 
 builder.AddGracefulShutdown();   // Gateway:ShutdownTimeout: streams outlive SIGTERM, then end in-band
 builder.AddGatewayOpenApi();     // Swagger: catalogue-driven enums and example
 builder.AddManagementPort();     // Management:Port (9464): /metrics and detailed /readyz off the API port
+builder.AddTransportBlocks();    // 16 KiB socket blocks: a large body in 4× fewer reads
 
 var app = builder.Build();
 app.LogUpstreamMode();
