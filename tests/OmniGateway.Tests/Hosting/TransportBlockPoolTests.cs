@@ -1,8 +1,11 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using OmniGateway.Hosting;
 
 namespace OmniGateway.Tests.Hosting;
 
-/// <summary>The socket transport's pool: 16 KiB blocks, reused without allocating, never handed to two holders, bounded when idle.</summary>
+/// <summary>The socket transport's pool: 16 KiB blocks, reused without allocating, never handed to two holders, let go once a load has passed.</summary>
 public sealed class TransportBlockPoolTests
 {
     [Fact]
@@ -54,6 +57,40 @@ public sealed class TransportBlockPoolTests
         foreach (var block in held) block.Dispose();
 
         Assert.Equal(TransportBlockPool.MaxRetainedBlocks, pool.RetainedBlocks);
+    }
+
+    [Fact]
+    public void Trim_LetsGoOfTheBlocksNoRentNeededThroughAWholeInterval()
+    {
+        using var pool = new TransportBlockPool();
+        var burst = Enumerable.Range(0, 300).Select(_ => pool.Rent()).ToList();
+        foreach (var block in burst) block.Dispose();
+
+        pool.Trim(); // the burst's interval: every block was needed
+        Assert.Equal(300, pool.RetainedBlocks);
+
+        var steady = Enumerable.Range(0, 100).Select(_ => pool.Rent()).ToList(); // a lighter load: 100 at once
+        foreach (var block in steady) block.Dispose();
+        pool.Trim();
+        Assert.Equal(100, pool.RetainedBlocks);
+
+        pool.Trim(); // idle since: nothing was needed
+        Assert.Equal(0, pool.RetainedBlocks);
+    }
+
+    [Fact]
+    public void TheFactory_TrimsItsPoolsEveryInterval()
+    {
+        var time = new FakeTimeProvider();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var factory = new TransportBlockPoolFactory(meters.GetRequiredService<IMeterFactory>(), time);
+        using var pool = (TransportBlockPool)factory.Create();
+        foreach (var block in Enumerable.Range(0, 10).Select(_ => pool.Rent()).ToList()) block.Dispose();
+
+        time.Advance(TransportBlockPool.TrimInterval);
+        Assert.Equal(10, pool.RetainedBlocks);
+        time.Advance(TransportBlockPool.TrimInterval);
+        Assert.Equal(0, pool.RetainedBlocks);
     }
 
     [Fact]
