@@ -74,6 +74,19 @@ public class GatewayFactory : WebApplicationFactory<Program>
 
     public static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
+    /// <summary>
+    /// Settings for the gateway as its own process (<c>GatewayProcess</c>): tenant <c>web</c> (<see cref="TenantKey"/>)
+    /// against <paramref name="upstream"/>, its ledger in <paramref name="workingDirectory"/>; add a test's own on top.
+    /// </summary>
+    public static Dictionary<string, string?> ProcessSettings(FakeUpstream upstream, string workingDirectory) => new()
+    {
+        ["Gateway:Tenants:0:Id"] = "web",
+        ["Gateway:Tenants:0:KeySha256:0"] = Sha256(TenantKey),
+        ["Upstream:BaseUrl"] = upstream.BaseUrl.ToString().TrimEnd('/'),
+        ["Upstream:ApiKey"] = UpstreamKey,
+        ["Usage:ConnectionString"] = $"Data Source={Path.Combine(workingDirectory, "usage.db")}",
+    };
+
     /// <summary>Every log event the gateway wrote (Serilog hands each to the logger providers too).</summary>
     public FakeLogCollector Logs => Services.GetFakeLogCollector();
 

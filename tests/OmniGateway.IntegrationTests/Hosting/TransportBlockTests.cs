@@ -18,13 +18,8 @@ public sealed partial class TransportBlockTests
         var workingDirectory = Directory.CreateTempSubdirectory("og-blocks-");
         try
         {
-            await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>
+            await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>(GatewayFactory.ProcessSettings(upstream, workingDirectory.FullName))
             {
-                ["Gateway:Tenants:0:Id"] = "web",
-                ["Gateway:Tenants:0:KeySha256:0"] = GatewayFactory.Sha256(GatewayFactory.TenantKey),
-                ["Upstream:BaseUrl"] = upstream.BaseUrl.ToString().TrimEnd('/'),
-                ["Upstream:ApiKey"] = GatewayFactory.UpstreamKey,
-                ["Usage:ConnectionString"] = $"Data Source={Path.Combine(workingDirectory.FullName, "usage.db")}",
                 ["Serilog:MinimumLevel:Default"] = "Warning",
             }, workingDirectory.FullName);
             using var client = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };

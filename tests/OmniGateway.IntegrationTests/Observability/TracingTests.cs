@@ -24,13 +24,8 @@ public sealed class TracingTests : IAsyncLifetime
         _collector = await FakeOtlpCollector.StartAsync();
         _workingDirectory = Path.Combine(Path.GetTempPath(), "og-otlp-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_workingDirectory);
-        _gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>
+        _gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>(GatewayFactory.ProcessSettings(_upstream, _workingDirectory))
         {
-            ["Gateway:Tenants:0:Id"] = "web",
-            ["Gateway:Tenants:0:KeySha256:0"] = GatewayFactory.Sha256(GatewayFactory.TenantKey),
-            ["Upstream:BaseUrl"] = _upstream.BaseUrl.ToString().TrimEnd('/'),
-            ["Upstream:ApiKey"] = GatewayFactory.UpstreamKey,
-            ["Usage:ConnectionString"] = $"Data Source={Path.Combine(_workingDirectory, "usage.db")}",
             ["Logging:Format"] = "Json",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = _collector.BaseUrl.ToString().TrimEnd('/'),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",

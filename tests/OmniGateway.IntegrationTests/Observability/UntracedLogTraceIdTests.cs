@@ -19,13 +19,8 @@ public sealed class UntracedLogTraceIdTests
         Directory.CreateDirectory(workingDirectory);
         try
         {
-            await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>
+            await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string?>(GatewayFactory.ProcessSettings(upstream, workingDirectory))
             {
-                ["Gateway:Tenants:0:Id"] = "web",
-                ["Gateway:Tenants:0:KeySha256:0"] = GatewayFactory.Sha256(GatewayFactory.TenantKey),
-                ["Upstream:BaseUrl"] = upstream.BaseUrl.ToString().TrimEnd('/'),
-                ["Upstream:ApiKey"] = GatewayFactory.UpstreamKey,
-                ["Usage:ConnectionString"] = $"Data Source={Path.Combine(workingDirectory, "usage.db")}",
                 ["Logging:Format"] = "Json",
             }, workingDirectory);
 
