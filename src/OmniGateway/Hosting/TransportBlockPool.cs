@@ -20,8 +20,8 @@ namespace OmniGateway.Hosting;
 /// hands its block back once everything in it is consumed. Free blocks are kept as long as a load needs them and
 /// let go once it has passed, as Kestrel's own pool does (.NET 10): every <see cref="TrimInterval"/>,
 /// <see cref="Trim"/> drops the blocks that stayed free through the whole interval. A fixed cap instead was either
-/// too low (64 per pool: at 200 connections, 6.5 KiB of blocks made and dropped per stream) or pinned a burst's
-/// peak for good (1 024: the bench's live heap stayed ~75 MiB above the 4 KiB pool's for 80 000 streams).
+/// too low (64 per pool: at 200 connections, 6.5 KiB of blocks made and dropped per stream) or kept a burst's peak
+/// (1 024: after the bench's bursts, its soak's live heap stayed ~75 MiB above the 4 KiB pool's for 80 000 streams).
 /// <see cref="MaxRetainedBlocks"/> still bounds what one pool keeps between trims.
 /// </remarks>
 internal sealed class TransportBlockPool : MemoryPool<byte>
@@ -111,8 +111,8 @@ internal sealed class TransportBlockPool : MemoryPool<byte>
 
 /// <summary>
 /// Replaces Kestrel's pool factory, which its socket transport takes from DI (.NET 10). Reports
-/// <c>omnigateway_transport_blocks_allocated_bytes_total</c> (rising under a steady load: the free lists are too
-/// short) and <c>omnigateway_transport_blocks_retained_bytes</c> (free blocks kept for reuse).
+/// <c>omnigateway_transport_blocks_allocated_bytes_total</c> (rising fast under a steady load: blocks are made and
+/// dropped) and <c>omnigateway_transport_blocks_retained_bytes</c> (free blocks kept for reuse).
 /// </summary>
 internal sealed class TransportBlockPoolFactory : IMemoryPoolFactory<byte>, IDisposable
 {
