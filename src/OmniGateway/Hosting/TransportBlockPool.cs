@@ -63,11 +63,9 @@ internal sealed class TransportBlockPool : MemoryPool<byte>
     /// <summary>Lets go of the blocks that stayed free since the last trim (none was rented out of them).</summary>
     public void Trim()
     {
+        // Until a rent lowers it, the next interval's mark says "none needed": an idle pool is emptied by the next trim.
         var unneeded = Interlocked.Exchange(ref _fewestFreeSinceTrim, int.MaxValue);
         for (var i = 0; i < unneeded && _free.TryDequeue(out _); i++) Interlocked.Decrement(ref _freeCount);
-        // The next interval's low-water mark starts from what is left.
-        var left = Volatile.Read(ref _freeCount);
-        if (left < Volatile.Read(ref _fewestFreeSinceTrim)) Volatile.Write(ref _fewestFreeSinceTrim, left);
     }
 
     protected override void Dispose(bool disposing)
@@ -142,17 +140,13 @@ internal sealed class TransportBlockPoolFactory : IMemoryPoolFactory<byte>, IDis
 
 public static class TransportBlockPoolExtensions
 {
-    /// <summary>16 KiB socket blocks (see <see cref="TransportBlockPool"/>).</summary>
+    /// <summary>
+    /// 16 KiB socket blocks (see <see cref="TransportBlockPool"/>). The last registration wins: a later
+    /// <c>UseKestrel</c> (WebApplicationFactory's) registers Kestrel's own factory again.
+    /// </summary>
     public static WebApplicationBuilder AddTransportBlocks(this WebApplicationBuilder builder)
     {
-        builder.Services.AddTransportBlockPool();
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, TransportBlockPoolFactory>();
         return builder;
     }
-
-    /// <summary>
-    /// Last registration wins. Every <c>UseKestrel</c> adds Kestrel's own factory again (WebApplicationFactory calls it
-    /// after <c>Program</c>'s registrations), so a host that calls it later puts this one back the same way.
-    /// </summary>
-    public static IServiceCollection AddTransportBlockPool(this IServiceCollection services) =>
-        services.AddSingleton<IMemoryPoolFactory<byte>, TransportBlockPoolFactory>();
 }

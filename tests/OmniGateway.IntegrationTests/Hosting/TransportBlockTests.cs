@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using OmniGateway.Proxy;
 
 namespace OmniGateway.IntegrationTests.Hosting;
 
@@ -26,11 +27,9 @@ public sealed partial class TransportBlockTests
             var before = await AllocatedBlockBytesAsync(client);
 
             // Each receive lands wherever the kernel split the stream: the base64 must be forwarded unchanged.
-            var wav = new byte[9 * 1024 * 1024 / 4 * 3];
-            new Random(11).NextBytes(wav);
-            "RIFF"u8.CopyTo(wav);
-            BitConverter.TryWriteBytes(wav.AsSpan(4), wav.Length - 8);
-            "WAVEfmt "u8.CopyTo(wav.AsSpan(8));
+            var pcm = new byte[9 * 1024 * 1024 / 4 * 3 - 44];
+            new Random(11).NextBytes(pcm);
+            var wav = Wav.FromPcm16(pcm, sampleRate: 16_000, channels: 1);
             var audio = $"data:audio/wav;base64,{Convert.ToBase64String(wav)}";
             var body = $$$"""
                 {"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"{{{audio}}}","format":"wav"}},{"type":"input_text","text":"What is said here?"}]}],
