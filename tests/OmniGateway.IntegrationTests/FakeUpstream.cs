@@ -22,6 +22,18 @@ public sealed class FakeUpstream : IAsyncDisposable
     /// <summary>Fires when a request's connection goes away before the handler finished.</summary>
     public TaskCompletionSource RequestAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private long _bodyBytesReceived;
+    private int _bodiesCutShort;
+
+    /// <summary>Request body bytes read so far, over all requests, as they arrive (a body still arriving counts).</summary>
+    public long BodyBytesReceived => Interlocked.Read(ref _bodyBytesReceived);
+
+    /// <summary>Requests whose body ended before its end (the connection or stream was reset): never recorded in <see cref="Requests"/>.</summary>
+    public int BodiesCutShort => Volatile.Read(ref _bodiesCutShort);
+
+    /// <summary>Fires when the first body is cut short.</summary>
+    public TaskCompletionSource BodyCutShort { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public Func<HttpContext, Task> Respond { get; set; } = context => PlayAsync(context, Fixtures.Stream("text-audio.sse"), TimeSpan.FromMilliseconds(2));
 
     public static async Task<FakeUpstream> StartAsync()
@@ -31,7 +43,23 @@ public sealed class FakeUpstream : IAsyncDisposable
         app.MapPost("/v1/responses", async context =>
         {
             using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                int read;
+                while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+                {
+                    body.Write(buffer, 0, read);
+                    Interlocked.Add(ref upstream._bodyBytesReceived, read);
+                }
+            }
+            catch (Exception exception) when (exception is IOException or BadHttpRequestException or OperationCanceledException)
+            {
+                // The sender went away before the body's end: a request the upstream cannot answer (or bill).
+                Interlocked.Increment(ref upstream._bodiesCutShort);
+                upstream.BodyCutShort.TrySetResult();
+                return;
+            }
             upstream.Requests.Enqueue(new RecordedRequest(
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
                 body.ToArray()));

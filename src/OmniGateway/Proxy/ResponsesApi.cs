@@ -5,6 +5,7 @@ using OmniGateway.Auth;
 using OmniGateway.Errors;
 using OmniGateway.RateLimiting;
 using OmniGateway.Tenants;
+using OmniGateway.Upstream;
 using OmniGateway.Usage;
 using OmniGateway.Validation;
 
@@ -38,16 +39,40 @@ public static class ResponsesApi
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, Steps services)
     {
-        var (validator, forwarder, options, admission, costBudgets, admissionMetrics, bufferBudget) = services;
         var tenant = context.GetTenant();
+        var gateway = services.Options.Value;
 
-        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, bufferBudget)).Refused(out var body, out var readError))
+        // A large body goes upstream as it arrives, its first try started now, and is completed only once it is
+        // accepted below; any other end leaves the upstream a body without its end (issue 11, target 5).
+        using var streamed = StreamedRequestBody.For(context.Request, gateway.StreamRequestBodiesFromBytes, gateway.MaxRequestBodyBytes, services.BufferBudget);
+        UpstreamCall? started = null;
+        if (streamed is not null)
+        {
+            started = new UpstreamCall(context.TraceIdentifier, ReadOnlyMemory<byte>.Empty) { Streamed = streamed };
+            services.Upstream.StartFirstTry(started);
+        }
+        try
+        {
+            return await ReadValidateAdmitAndForwardAsync(context, tenant, services, streamed, started);
+        }
+        finally
+        {
+            started?.AbandonFirstTry(); // no effect once the retry loop adopted it
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> ReadValidateAdmitAndForwardAsync(HttpContext context, TenantContext tenant,
+        Steps services, StreamedRequestBody? streamed, UpstreamCall? started)
+    {
+        var (validator, forwarder, options, admission, costBudgets, admissionMetrics, bufferBudget, _) = services;
+        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, bufferBudget, streamed)).Refused(out var body, out var readError))
             return readError.ToResult();
 
         Refusable<ValidatedRequest> validated;
         using (body)
         {
-            validated = validator.Validate(body.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString());
+            validated = validator.Validate(body.Memory, tenant, context.Request.Headers[RecordTags.Header].ToString(), streamed?.Members);
         }
         if (validated.Refused(out var request, out var invalid)) return invalid.ToResult();
         using var upstreamBody = request.BodyBuffer; // back to the pool once the call has ended (and no try still sends it)
@@ -67,17 +92,28 @@ public static class ResponsesApi
             return overCost.ToResult();
         }
 
-        await forwarder.ForwardAsync(context, tenant, costAdmitted.Request!); // set unless refused
+        // A streamed body is completed with the rest written by step 4 (its output cap as admission left it); one the
+        // scan could not follow to a member boundary is sent whole by a try of its own instead.
+        if (request.UpstreamBodyIsRest)
+        {
+            streamed!.Accept(request.BodyBuffer!);
+        }
+        else
+        {
+            started?.AbandonFirstTry();
+            started = null;
+        }
+        await forwarder.ForwardAsync(context, tenant, costAdmitted.Request!, started); // set unless refused
         return TypedResults.Empty; // the forwarder has answered: a stream, one JSON object, or an error
     }
 
     /// <summary>The singletons the steps use, resolved once when the endpoint is mapped.</summary>
     private sealed record Steps(RequestValidator Validator, ResponsesForwarder Forwarder, IOptions<GatewayOptions> Options, TenantAdmission Admission,
-        CostBudgets CostBudgets, AdmissionMetrics AdmissionMetrics, RequestBufferBudget BufferBudget)
+        CostBudgets CostBudgets, AdmissionMetrics AdmissionMetrics, RequestBufferBudget BufferBudget, UpstreamClient Upstream)
     {
         public Steps(IServiceProvider services) : this(services.GetRequiredService<RequestValidator>(), services.GetRequiredService<ResponsesForwarder>(),
             services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<TenantAdmission>(), services.GetRequiredService<CostBudgets>(),
-            services.GetRequiredService<AdmissionMetrics>(), services.GetRequiredService<RequestBufferBudget>())
+            services.GetRequiredService<AdmissionMetrics>(), services.GetRequiredService<RequestBufferBudget>(), services.GetRequiredService<UpstreamClient>())
         {
         }
     }

@@ -30,9 +30,10 @@ public sealed partial class ResponsesForwarder(
     ILogger<ResponsesForwarder> logger)
 {
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once, by the endpoint; the box is reused by the next call
-    public async ValueTask ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request)
+    /// <param name="started">The call's upstream side when its first try is already sending the body (a streamed body).</param>
+    public async ValueTask ForwardAsync(HttpContext context, TenantContext tenant, ValidatedRequest request, UpstreamCall? started = null)
     {
-        var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, prices, metrics);
+        var account = new CallAccount(context.TraceIdentifier, tenant, request, time, recorder, prices, metrics, started);
         var aggregator = request.ClientWantsStream ? null : new AggregatingTarget(context, upstream.Keys);
         var target = aggregator ?? (RelayTarget)new ClientStreamTarget(context, upstream.Keys);
 

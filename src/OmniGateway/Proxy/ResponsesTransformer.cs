@@ -32,8 +32,7 @@ internal sealed class ResponsesTransformer(UpstreamClient upstream, CallAccount 
     {
         proxyRequest.RequestUri = upstream.ResponsesUri;
         proxyRequest.Options.Set(UpstreamCall.OptionsKey, account.Upstream); // the retry handler adds each try's destination and key
-        proxyRequest.Headers.TryAddWithoutValidation("Accept", "text/event-stream"); // as text: no typed header collection per call
-        proxyRequest.Headers.TryAddWithoutValidation("x-request-id", account.RequestId);
+        account.Upstream.SetHeaders(proxyRequest.Headers);
         // No content here: the retry handler puts the enriched body, its type and length on each try (UpstreamCall).
         return ValueTask.CompletedTask;
     }

@@ -32,9 +32,15 @@ public sealed class UpstreamClient
         DestinationPrefix = destinations[0].BaseUrl;
         ResponsesUri = destinations[0].ResponsesUri;
         // The transport belongs to the container, which disposes it; the retry handler holds nothing to dispose.
-        Invoker = new HttpMessageInvoker(new UpstreamRetryHandler(Destinations, upstream, time, metrics, logger) { InnerHandler = transport },
-            disposeHandler: false);
+        var retries = new UpstreamRetryHandler(Destinations, upstream, time, metrics, logger) { InnerHandler = transport };
+        Invoker = new HttpMessageInvoker(retries, disposeHandler: false);
+        _startFirstTry = retries.StartFirstTry;
     }
+
+    private readonly Action<UpstreamCall> _startFirstTry;
+
+    /// <summary>Starts the call's first try while its body still arrives (<see cref="UpstreamCall.Streamed"/>); the invoker's retry loop adopts it.</summary>
+    public void StartFirstTry(UpstreamCall call) => _startFirstTry(call);
 
     public UpstreamMode Mode { get; }
 

@@ -25,15 +25,17 @@ public sealed partial class UpstreamRetryHandler(
         ulong tried = 0;
         for (var attempt = 1; ; attempt++)
         {
-            var destination = destinations.Pick(tried);
+            // Try 1 of a streamed body may have been started while the body arrived: it is waited for as this try.
+            var firstTry = attempt == 1 ? call?.AdoptFirstTry() : null;
+            var destination = firstTry?.Destination ?? destinations.Pick(tried);
             tried = UpstreamDestinations.MarkTried(tried, destination);
-            Prepare(request, destination, call);
+            if (firstTry is null) Prepare(request, destination, call);
             if (call is not null) (call.Attempts, call.Destination) = (attempt, destination.Index);
 
             HttpResponseMessage response;
             try
             {
-                response = await base.SendAsync(request, cancellationToken);
+                response = firstTry is null ? await base.SendAsync(request, cancellationToken) : await firstTry.ResponseAsync(cancellationToken);
             }
             // A connect that exceeds Upstream:ConnectTimeout surfaces as a cancellation the caller did not ask for.
             catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
@@ -96,6 +98,30 @@ public sealed partial class UpstreamRetryHandler(
         }
     }
 
+    /// <summary>
+    /// Starts try 1 of a call whose body is still arriving (<see cref="UpstreamCall.Streamed"/>), as YARP would send it, so
+    /// the body goes upstream while it is read; the retry loop adopts the try when YARP forwards the call (issue 11, target 5).
+    /// </summary>
+    internal void StartFirstTry(UpstreamCall call)
+    {
+        var destination = destinations.Pick(0);
+        // YARP's defaults for a forwarded request (ForwarderRequestConfig): HTTP/2 where the destination offers it.
+        var request = new HttpRequestMessage(HttpMethod.Post, destination.ResponsesUri) { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
+        call.SetHeaders(request.Headers);
+        Prepare(request, destination, call);
+        var cancellation = new CancellationTokenSource();
+        Task<HttpResponseMessage> response;
+        try
+        {
+            response = base.SendAsync(request, cancellation.Token);
+        }
+        catch (Exception exception)
+        {
+            response = Task.FromException<HttpResponseMessage>(exception); // the retry loop sees it as any try's failure
+        }
+        call.FirstTry = new UpstreamFirstTry(destination, response, cancellation);
+    }
+
     /// <summary>The destination's URL and key, and a fresh copy of the body: the previous try's content was consumed.</summary>
     private static void Prepare(HttpRequestMessage request, UpstreamDestination destination, UpstreamCall? call)
     {
@@ -103,7 +129,9 @@ public sealed partial class UpstreamRetryHandler(
         request.Headers.Remove("Authorization");
         request.Headers.TryAddWithoutValidation("Authorization", destination.AuthorizationValue);
         if (call is null) return;
-        request.Content = new UpstreamBodyContent(call.Body, call.BodyBuffer) { Headers = { ContentType = Json, ContentLength = call.Body.Length } };
+        request.Content = call.Streamed is { } streamed
+            ? new StreamedBodyContent(streamed) { Headers = { ContentType = Json } }
+            : new UpstreamBodyContent(call.Body, call.BodyBuffer) { Headers = { ContentType = Json, ContentLength = call.Body.Length } };
     }
 
     private bool MayRetry(UpstreamCall? call, int attempt, long started, TimeSpan delay) =>

@@ -23,13 +23,14 @@ public sealed class CallAccount
     private readonly DateTimeOffset _startedAt;
     private readonly long _startTimestamp;
 
+    /// <param name="started">The call's upstream side, when its first try was started while the body arrived.</param>
     public CallAccount(string requestId, TenantContext tenant, ValidatedRequest request, TimeProvider time, UsageRecorder recorder,
-        Pricing.PriceTable prices, GatewayMetrics metrics)
+        Pricing.PriceTable prices, GatewayMetrics metrics, UpstreamCall? started = null)
     {
         (RequestId, _tenant, Request, _time, _recorder, _prices, _metrics) = (requestId, tenant, request, time, recorder, prices, metrics);
         _startedAt = time.GetUtcNow();
         _startTimestamp = time.GetTimestamp();
-        Upstream = new UpstreamCall(requestId, request.UpstreamBody, request.BodyBuffer);
+        Upstream = started ?? new UpstreamCall(requestId, request.UpstreamBody, request.BodyBuffer);
     }
 
     public string RequestId { get; }

@@ -15,12 +15,14 @@ public static class RequestBodyReader
     /// <summary>The first buffer: a typical text request fits, a claimed 60 MB costs no more than this until it arrives.</summary>
     public const int InitialBufferBytes = 16 * 1024;
 
-    public readonly record struct Body(byte[] Buffer, int Length, RequestBufferBudget Budget, int Held) : IDisposable
+    /// <param name="StreamedBy">Set when the body was read into a <see cref="StreamedRequestBody"/>, which then owns the array.</param>
+    public readonly record struct Body(byte[] Buffer, int Length, RequestBufferBudget Budget, int Held, StreamedRequestBody? StreamedBy = null) : IDisposable
     {
         public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(0, Length);
 
         public void Dispose()
         {
+            if (StreamedBy is not null) return;
             Budget.Return(Held);
             ArrayPool<byte>.Shared.Return(Buffer);
         }
@@ -28,7 +30,8 @@ public static class RequestBodyReader
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once by the endpoint
     /// <param name="budget">The one gateway-wide budget for buffered bodies.</param>
-    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget)
+    /// <param name="streamed">Where a large body goes as it arrives, for the first try to send; it owns every array from the first.</param>
+    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget, StreamedRequestBody? streamed = null)
     {
         if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
@@ -42,6 +45,7 @@ public static class RequestBodyReader
         var held = Math.Min(cap, InitialBufferBytes);
         if (!budget.TryTake(held)) return Busy();
         var buffer = ArrayPool<byte>.Shared.Rent(held);
+        streamed?.Own(buffer, held);
         var length = 0;
         try
         {
@@ -54,17 +58,20 @@ public static class RequestBodyReader
                     var size = (int)Math.Min((long)held * 2, cap);
                     if (!budget.TryTake(size))
                     {
-                        Release(buffer, held, budget);
+                        Release(buffer, held, budget, streamed);
                         return Busy();
                     }
                     var larger = ArrayPool<byte>.Shared.Rent(size);
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    Release(buffer, held, budget);
+                    // A try may still be sending from the outgrown array: the streamed body keeps it until the call ends.
+                    if (streamed is null) Release(buffer, held, budget);
+                    else streamed.Own(larger, size);
                     (buffer, held) = (larger, size);
                 }
                 var read = await request.Body.ReadAsync(buffer.AsMemory(length, held - length), request.HttpContext.RequestAborted);
                 if (read == 0) break;
                 length += read;
+                streamed?.Arrived(length);
             }
         }
         catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -73,15 +80,22 @@ public static class RequestBodyReader
         }
         catch
         {
-            Release(buffer, held, budget);
+            Release(buffer, held, budget, streamed);
             throw;
         }
         if (length > maxBytes)
         {
-            Release(buffer, held, budget);
+            Release(buffer, held, budget, streamed);
             return TooLarge(maxBytes);
         }
-        return new Body(buffer, length, budget, held);
+        streamed?.Complete();
+        return new Body(buffer, length, budget, held, streamed);
+    }
+
+    /// <summary>Gives the array back, unless a streamed body owns it (and gives it back when the call ends).</summary>
+    private static void Release(byte[] buffer, int held, RequestBufferBudget budget, StreamedRequestBody? streamed)
+    {
+        if (streamed is null) Release(buffer, held, budget);
     }
 
     private static void Release(byte[] buffer, int held, RequestBufferBudget budget)

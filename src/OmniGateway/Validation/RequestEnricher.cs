@@ -12,23 +12,24 @@ internal static class RequestEnricher
     /// modalities and audio as decided, the output cap in a slot admission can lower in place.
     /// Unknown fields pass through byte for byte.
     /// </summary>
+    /// <param name="forwarded">
+    /// With a body the first try is already sending (<see cref="StreamedRequestBody"/>): the members it has sent, which
+    /// are left out, so what is written is the rest of the body — an object to append to them.
+    /// </param>
     public static (UpstreamBodyBuffer Body, int MaxOutputTokensSlot) WriteUpstreamBody(JsonElement root, bool wantsAudio, string? voice,
-        string outputFormat, int bodyLength, long? maxOutputTokens)
+        string outputFormat, int bodyLength, long? maxOutputTokens, ReadOnlySpan<byte> body = default, ForwardableMembers? forwarded = null)
     {
         // Names and constant values as UTF-8 literals: a string name is transcoded on every write.
         var maxOutputSlot = -1;
-        var buffer = new UpstreamBodyWriter(bodyLength + 256);
+        var buffer = new UpstreamBodyWriter(forwarded is null ? bodyLength + 256 : 1024);
         var writer = Writer(buffer);
         try
         {
             writer.WriteStartObject();
             foreach (var property in root.EnumerateObject())
             {
-                if (property.NameEquals("stream") || property.NameEquals("modalities") || property.NameEquals("audio")
-                    || property.NameEquals("stream_options") || property.NameEquals("max_output_tokens"))
-                {
-                    continue; // rewritten below
-                }
+                if (IsRewritten(property)) continue; // rewritten below
+                if (forwarded is not null && forwarded.Forwarded(body, JsonMarshal.GetRawUtf8PropertyName(property))) continue;
                 if (property.NameEquals("input") && property.Value.ValueKind == JsonValueKind.String)
                 {
                     // A plain string is one user text message; the upstream only takes the message array.
@@ -97,6 +98,32 @@ internal static class RequestEnricher
         }
         // The writer's own array, not a copy: a 9 MB inline-audio body is written once, not twice (bench/).
         return (buffer.Detach(), maxOutputSlot);
+    }
+
+    /// <summary>The members written from the validator's decisions, never copied: the caller's are left out.</summary>
+    private static readonly byte[][] RewrittenNames = ["stream"u8.ToArray(), "stream_options"u8.ToArray(), "modalities"u8.ToArray(), "audio"u8.ToArray(),
+        "max_output_tokens"u8.ToArray()];
+
+    private static bool IsRewritten(JsonProperty property)
+    {
+        foreach (var name in RewrittenNames)
+        {
+            if (property.NameEquals(name)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Whether a member, by its unescaped name and its value's first byte, is one this writes itself (a rewritten
+    /// member, or <c>input</c> as a plain string) rather than copies: <see cref="ForwardableMembers"/> holds those back.
+    /// </summary>
+    internal static bool Rewrites(ReadOnlySpan<byte> name, byte valueStart)
+    {
+        foreach (var rewritten in RewrittenNames)
+        {
+            if (name.SequenceEqual(rewritten)) return true;
+        }
+        return valueStart == '"' && name.SequenceEqual("input"u8);
     }
 
     [ThreadStatic] private static Utf8JsonWriter? _writer;

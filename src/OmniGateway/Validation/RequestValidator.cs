@@ -15,11 +15,15 @@ public sealed class RequestValidator(ModelCatalog catalog)
 {
 
     /// <param name="tagsHeader">The <c>x-omnigateway-tags</c> header, merged with the body's <c>metadata</c> into the record's tags.</param>
-    public Refusable<ValidatedRequest> Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null)
+    /// <param name="forwarded">
+    /// The members a streamed body's first try has sent already (<see cref="StreamedRequestBody"/>): the body written is
+    /// then the rest (<see cref="ValidatedRequest.UpstreamBodyIsRest"/>). Only when they end on a member boundary.
+    /// </param>
+    public Refusable<ValidatedRequest> Validate(ReadOnlyMemory<byte> body, TenantContext tenant, string? tagsHeader = null, ForwardableMembers? forwarded = null)
     {
         // JsonDocument checks string contents lazily: GetString on invalid UTF-8 would throw (a 500)
         // long after parsing, and such bytes must not be forwarded either. One vectorised pass settles it.
-        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        if (forwarded is not { KnownValidUtf8: true } && !System.Text.Unicode.Utf8.IsValid(body.Span))
             return GatewayErrors.BadRequest("invalid_json", "The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
         JsonDocument document;
         try
@@ -36,11 +40,11 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
         using (document)
         {
-            if (HasUndecodableEscape(document.RootElement))
+            if (forwarded is not { KnownFreeOfEscapes: true } && HasUndecodableEscape(document.RootElement))
                 return GatewayErrors.BadRequest("invalid_json",
                     "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
             if (MemberNames.Check(document.RootElement) is { } caseTwin) return caseTwin;
-            return Validate(document.RootElement, tenant, body.Length, tagsHeader);
+            return Validate(document.RootElement, tenant, body.Span, tagsHeader, forwarded is { EndsOnMemberBoundary: true } ? forwarded : null);
         }
     }
 
@@ -86,8 +90,9 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
     }
 
-    private Refusable<ValidatedRequest> Validate(JsonElement root, TenantContext tenant, int bodyLength, string? tagsHeader)
+    private Refusable<ValidatedRequest> Validate(JsonElement root, TenantContext tenant, ReadOnlySpan<byte> body, string? tagsHeader, ForwardableMembers? forwarded)
     {
+        var bodyLength = body.Length;
         if (root.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_body", "The request body must be a JSON object, not a " + Describe(root) + ".");
 
@@ -185,13 +190,15 @@ public sealed class RequestValidator(ModelCatalog catalog)
         // The output cap is forwarded whenever admission may have to lower it to fit a budget (RateLimiting/).
         var maxOutputTokens = Math.Min(requestedMaxOutput ?? long.MaxValue, model.Options.MaxOutputTokens);
         var forwardMaxOutput = requestedMaxOutput is not null || tenant.Limits.DailyTokens is not null || tenant.Limits.MonthlyTokens is not null || tenant.Limits.HasCostBudget;
-        var (upstreamBody, maxOutputSlot) = RequestEnricher.WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null);
+        var (upstreamBody, maxOutputSlot) = RequestEnricher.WriteUpstreamBody(root, wantsAudio, voice, outputFormat, bodyLength, forwardMaxOutput ? maxOutputTokens : null,
+            body, forwarded);
         return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody.Memory)
         {
             BodyBuffer = upstreamBody,
             InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
             MaxOutputTokens = maxOutputTokens,
             MaxOutputTokensSlot = maxOutputSlot,
+            UpstreamBodyIsRest = forwarded is not null,
             Tags = tags,
         };
     }

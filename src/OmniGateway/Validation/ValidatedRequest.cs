@@ -38,6 +38,12 @@ public sealed record ValidatedRequest(
     /// <summary>Where the forwarded <c>max_output_tokens</c> value sits in <see cref="UpstreamBody"/>; -1 when none is forwarded.</summary>
     internal int MaxOutputTokensSlot { get; init; } = -1;
 
+    /// <summary>
+    /// <see cref="UpstreamBody"/> is not the whole body but its rest, an object of the members the streamed body's first
+    /// try has not sent (<see cref="StreamedRequestBody.Accept"/>).
+    /// </summary>
+    public bool UpstreamBodyIsRest { get; init; }
+
     /// <summary>What admission reserved for this call: charged to budgets and tokens per minute if the upstream never reports usage.</summary>
     /// <remarks>Set by admission in place, as it lowers the body's output cap in place: a <c>with</c> copy of the whole
     /// request per call was ~190 B allocated per stream (issue 11).</remarks>

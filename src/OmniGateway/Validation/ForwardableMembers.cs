@@ -1,0 +1,278 @@
+using System.Buffers;
+
+namespace OmniGateway.Validation;
+
+/// <summary>
+/// Which top-level members of a body still arriving may go upstream before step 4 has judged it (issue 11,
+/// target 5: validate while reading). A structural scan of the bytes so far, resumed after every read: it finds
+/// each member of the top-level object, and one the enricher never rewrites (<see cref="RequestEnricher.Rewrites"/>,
+/// and no escape in its name) is forwardable from its first byte, up to where the scan has got. The scan checks
+/// only structure (strings, nesting, separators): the parser judges the whole body once it is in. Where the scan
+/// sees what JSON does not allow it stops, and nothing after that point is forwarded.
+/// </summary>
+public sealed class ForwardableMembers
+{
+    /// <summary>A forwardable member: from its name's opening quote, <see cref="NameEnd"/> just past its closing one, to <see cref="End"/>.</summary>
+    public readonly record struct Segment(int Start, int NameEnd, int End);
+
+    private enum State : byte { BeforeObject, BeforeFirstName, BeforeName, InName, AfterName, BeforeValue, InString, InNested, InNestedString, InScalar, AfterValue, Done, Stopped }
+
+    /// <summary>Nesting a member's value may reach before the scan stops (the parser allows 64 with the root).</summary>
+    private const int MaxNesting = 63;
+
+    private static readonly SearchValues<byte> StringStops = SearchValues.Create("\"\\"u8);
+    // '/' and '\'' never appear outside a JSON string: a lenient parser upstream would read a comment or a single-quoted
+    // string there, and might then see the object close where this scan does not. The scan stops at them.
+    private static readonly SearchValues<byte> NestedStops = SearchValues.Create("\"{}[]/'"u8);
+    private static readonly SearchValues<byte> ScalarStops = SearchValues.Create(",} \t\r\n\"{}[]:/'"u8);
+    private static readonly SearchValues<byte> Whitespace = SearchValues.Create(" \t\r\n"u8);
+
+    private readonly List<Segment> _segments = [];
+    private State _state;
+    private int _scanned;
+    private int _nameStart, _nameEnd, _valueEnd;
+    private bool _nameEscaped, _escapePending, _forwarding;
+    private ulong _arrays; // bit n: nesting level n+1 is an array (else an object)
+    private int _nesting;
+    private bool _sawEscape;
+    private int _utf8Checked, _length;
+    private bool _utf8Invalid;
+
+    /// <summary>Forwardable members found so far; the last one may still be arriving (<see cref="LastIsOpen"/>).</summary>
+    public int Count => _segments.Count;
+
+    /// <summary>The last segment's member has not ended yet: its <see cref="Segment.End"/> is as far as the scan has got.</summary>
+    public bool LastIsOpen { get; private set; }
+
+    /// <summary>
+    /// Every forwarded member ended where the parser will see it end: the body's object closed, or the scan stopped
+    /// between members. Only then may the rest of the body be written as the members not forwarded.
+    /// </summary>
+    public bool EndsOnMemberBoundary => !LastIsOpen && _state is State.Done or State.Stopped;
+
+    public Segment this[int index] => _segments[index];
+
+    /// <summary>Every byte so far is valid UTF-8, checked as it arrived: the validator need not check the whole body again.</summary>
+    public bool KnownValidUtf8 => !_utf8Invalid && _utf8Checked == _length;
+
+    /// <summary>The scan read the whole object and no string in it holds a backslash: no escape to decode or check.</summary>
+    public bool KnownFreeOfEscapes => _state == State.Done && !_sawEscape;
+
+    /// <summary>Whether a member with this (unescaped) raw name was forwarded: names are unique, or the parser refuses the body.</summary>
+    public bool Forwarded(ReadOnlySpan<byte> body, ReadOnlySpan<byte> rawName)
+    {
+        foreach (var segment in _segments)
+        {
+            if (body[(segment.Start + 1)..(segment.NameEnd - 1)].SequenceEqual(rawName)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Scans what arrived since the last call; <paramref name="body"/> is the whole body so far.</summary>
+    public void Scan(ReadOnlySpan<byte> body)
+    {
+        CheckUtf8(body);
+        var i = _scanned;
+        while (i < body.Length && _state is not (State.Done or State.Stopped))
+        {
+            switch (_state)
+            {
+                case State.BeforeObject:
+                    if ((i = SkipWhitespace(body, i)) == body.Length) break;
+                    if (body[i++] == '{') _state = State.BeforeFirstName;
+                    else Stop();
+                    break;
+                case State.BeforeFirstName or State.BeforeName:
+                    if ((i = SkipWhitespace(body, i)) == body.Length) break;
+                    if (body[i] == '"')
+                    {
+                        (_nameStart, _nameEscaped, _state) = (i++, false, State.InName);
+                    }
+                    else if (body[i] == '}' && _state == State.BeforeFirstName)
+                    {
+                        i++;
+                        _state = State.Done;
+                    }
+                    else
+                    {
+                        Stop();
+                    }
+                    break;
+                case State.InName:
+                    if (!ScanString(body, ref i, ref _nameEscaped)) break;
+                    (_nameEnd, _state) = (i, State.AfterName);
+                    break;
+                case State.AfterName:
+                    if ((i = SkipWhitespace(body, i)) == body.Length) break;
+                    if (body[i++] == ':') _state = State.BeforeValue;
+                    else Stop();
+                    break;
+                case State.BeforeValue:
+                    if ((i = SkipWhitespace(body, i)) == body.Length) break;
+                    var first = body[i];
+                    if (first is (byte)'}' or (byte)']' or (byte)',' or (byte)':' or (byte)'/' or (byte)'\'')
+                    {
+                        Stop();
+                        break;
+                    }
+                    _forwarding = !_nameEscaped && !RequestEnricher.Rewrites(body[(_nameStart + 1)..(_nameEnd - 1)], first);
+                    if (_forwarding)
+                    {
+                        _segments.Add(new Segment(_nameStart, _nameEnd, i));
+                        LastIsOpen = true;
+                    }
+                    if (first == '"')
+                    {
+                        i++;
+                        _state = State.InString;
+                    }
+                    else if (first is (byte)'{' or (byte)'[')
+                    {
+                        i++;
+                        (_nesting, _arrays, _state) = (1, first == '[' ? 1UL : 0UL, State.InNested);
+                    }
+                    else
+                    {
+                        _state = State.InScalar;
+                    }
+                    break;
+                case State.InString:
+                    var escaped = false;
+                    if (!ScanString(body, ref i, ref escaped)) break;
+                    EndValue(i);
+                    break;
+                case State.InNested:
+                    var stop = body[i..].IndexOfAny(NestedStops);
+                    if (stop < 0)
+                    {
+                        i = body.Length;
+                        break;
+                    }
+                    i += stop;
+                    var token = body[i++];
+                    if (token == '"')
+                    {
+                        _state = State.InNestedString;
+                    }
+                    else if (token is (byte)'/' or (byte)'\'')
+                    {
+                        Stop();
+                    }
+                    else if (token is (byte)'{' or (byte)'[')
+                    {
+                        if (_nesting == MaxNesting)
+                        {
+                            Stop();
+                            break;
+                        }
+                        if (token == '[') _arrays |= 1UL << _nesting;
+                        else _arrays &= ~(1UL << _nesting);
+                        _nesting++;
+                    }
+                    else
+                    {
+                        var closesArray = (_arrays & (1UL << (_nesting - 1))) != 0;
+                        if (closesArray != (token == ']'))
+                        {
+                            Stop();
+                            break;
+                        }
+                        if (--_nesting == 0) EndValue(i);
+                    }
+                    break;
+                case State.InNestedString:
+                    var ignored = false;
+                    if (ScanString(body, ref i, ref ignored)) _state = State.InNested;
+                    break;
+                case State.InScalar:
+                    var end = body[i..].IndexOfAny(ScalarStops);
+                    if (end < 0)
+                    {
+                        i = body.Length;
+                        break;
+                    }
+                    i += end;
+                    if (body[i] is (byte)',' or (byte)'}' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') EndValue(i);
+                    else Stop();
+                    break;
+                case State.AfterValue:
+                    if ((i = SkipWhitespace(body, i)) == body.Length) break;
+                    var separator = body[i++];
+                    if (separator is not ((byte)',' or (byte)'}'))
+                    {
+                        Stop();
+                        break;
+                    }
+                    if (_forwarding)
+                    {
+                        _segments[^1] = _segments[^1] with { End = _valueEnd };
+                        LastIsOpen = false;
+                    }
+                    _state = separator == ',' ? State.BeforeName : State.Done;
+                    break;
+            }
+        }
+        _scanned = i;
+        // A member still arriving is forwardable as far as it has been scanned (its value ends at _valueEnd once scanned).
+        if (LastIsOpen && _state != State.Stopped) _segments[^1] = _segments[^1] with { End = _state == State.AfterValue ? _valueEnd : Math.Min(i, body.Length) };
+    }
+
+    private void EndValue(int end) => (_valueEnd, _state) = (end, State.AfterValue);
+
+    /// <summary>
+    /// The scan goes no further. A member being forwarded stays open, so the body is never completed from here: the
+    /// parser will refuse it, and if not, the call is forwarded the ordinary way.
+    /// </summary>
+    private void Stop() => _state = State.Stopped;
+
+    /// <summary>Inside a string, after its opening quote: true with <paramref name="i"/> past the closing quote; false when the bytes so far end first.</summary>
+    private bool ScanString(ReadOnlySpan<byte> body, ref int i, ref bool escaped)
+    {
+        while (true)
+        {
+            if (_escapePending)
+            {
+                if (i == body.Length) return false;
+                i++; // the escaped byte; a \u escape's hex digits hold no quote or backslash
+                _escapePending = false;
+            }
+            var stop = body[i..].IndexOfAny(StringStops);
+            if (stop < 0)
+            {
+                i = body.Length;
+                return false;
+            }
+            i += stop;
+            if (body[i++] == '"') return true;
+            escaped = _sawEscape = true;
+            _escapePending = true;
+        }
+    }
+
+    /// <summary>
+    /// UTF-8 validity of what arrived, up to the start of a sequence the bytes so far cut short: valid UTF-8 cut before a
+    /// non-continuation byte is valid in each piece, and invalid UTF-8 is invalid in one of them.
+    /// </summary>
+    private void CheckUtf8(ReadOnlySpan<byte> body)
+    {
+        _length = body.Length;
+        if (_utf8Invalid) return;
+        var end = body.Length;
+        var lead = end - 1;
+        while (lead > _utf8Checked && lead > end - 4 && (body[lead] & 0xC0) == 0x80) lead--;
+        if (lead >= _utf8Checked && lead < end && body[lead] >= 0xC0)
+        {
+            var needed = body[lead] >= 0xF0 ? 4 : body[lead] >= 0xE0 ? 3 : 2;
+            if (lead + needed > end) end = lead; // the sequence is still arriving
+        }
+        if (end <= _utf8Checked) return;
+        if (System.Text.Unicode.Utf8.IsValid(body[_utf8Checked..end])) _utf8Checked = end;
+        else _utf8Invalid = true;
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> body, int i)
+    {
+        var content = body[i..].IndexOfAnyExcept(Whitespace);
+        return content < 0 ? body.Length : i + content;
+    }
+}
