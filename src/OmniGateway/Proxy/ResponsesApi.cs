@@ -92,8 +92,9 @@ public static class ResponsesApi
             return overCost.ToResult();
         }
 
-        // A streamed body is completed with the rest written by step 4 (its output cap as admission left it); one the
-        // scan could not follow to a member boundary is sent whole by a try of its own instead.
+        // A streamed body is completed with the rest written by step 4 (its output cap as admission left it), once the
+        // forwarder's retry loop waits for the answer; one the scan could not follow to a member boundary is sent whole
+        // by a try of its own instead.
         if (request.UpstreamBodyIsRest)
         {
             streamed!.Accept(request.BodyBuffer!);

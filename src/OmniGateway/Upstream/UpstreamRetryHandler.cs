@@ -25,8 +25,10 @@ public sealed partial class UpstreamRetryHandler(
         ulong tried = 0;
         for (var attempt = 1; ; attempt++)
         {
-            // Try 1 of a streamed body may have been started while the body arrived: it is waited for as this try.
+            // Try 1 of a streamed body may have been started while the body arrived: it is waited for as this try. Its
+            // body ends only now, when a try's answer is waited for (StreamedRequestBody.Send).
             var firstTry = attempt == 1 ? call?.AdoptFirstTry() : null;
+            call?.Streamed?.Send();
             var destination = firstTry?.Destination ?? destinations.Pick(tried);
             tried = UpstreamDestinations.MarkTried(tried, destination);
             if (firstTry is null) Prepare(request, destination, call);

@@ -7,9 +7,10 @@ namespace OmniGateway.Validation;
 /// A large body (<c>Content-Length</c> of at least <c>Gateway:StreamRequestBodiesFromBytes</c>) as it arrives, which
 /// the call's first upstream try sends while step 3 still reads and before step 4 has judged it (issue 11, target 5:
 /// a 9 MiB inline-audio body waited for all of itself to arrive, then for all of itself to be sent). The try sends the
-/// object's opening and its forwardable members (<see cref="ForwardableMembers"/>) as they come, then waits for the
-/// verdict: once accepted, the enricher's rest of the body and its end (<see cref="Accept"/>); once refused, the send
-/// fails, and the upstream is left with a body that never ends, which it can neither answer nor bill.
+/// object's opening and its forwardable members (<see cref="ForwardableMembers"/>) as they come, then waits: once the
+/// body is accepted (<see cref="Accept"/>) and the retry loop is waiting for the try's answer (<see cref="Send"/>), the
+/// enricher's rest of the body and its end; once refused, the send fails, and the upstream is left with a body that
+/// never ends, which it can neither answer nor bill.
 /// </summary>
 /// <remarks>
 /// It owns every array the reader fills (a try may still be sending from one the reader has outgrown) and their share
@@ -25,6 +26,7 @@ public sealed class StreamedRequestBody : IDisposable
     private readonly RequestBufferBudget _budget;
     private readonly List<(byte[] Array, int Held)> _arrays = [];
     private readonly TaskCompletionSource<UpstreamBodyBuffer> _verdict = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private UpstreamBodyBuffer? _accepted;
     /// <summary>
     /// The sender is woken for every this many new bytes (and at the end), not for every read: a chunk per read was
     /// ~4.5 KiB and three send calls, and the sender fell ~3 ms behind a 9 MiB body.
@@ -74,11 +76,23 @@ public sealed class StreamedRequestBody : IDisposable
         Interlocked.Exchange(ref _arrived, null)?.TrySetResult();
     }
 
-    /// <summary>Step 4 accepted the body: <paramref name="rest"/> (an object of the members not sent) completes it. The sends hold it meanwhile.</summary>
+    /// <summary>
+    /// Steps 2 and 4 accepted the body: <paramref name="rest"/> (an object of the members not sent) will complete it,
+    /// once a try is waiting for its answer (<see cref="Send"/>). Held until everyone has let go.
+    /// </summary>
     public void Accept(UpstreamBodyBuffer rest)
     {
         ObjectDisposedException.ThrowIf(!rest.TryHold(), rest);
-        if (!_verdict.TrySetResult(rest)) rest.LetGo();
+        if (Interlocked.CompareExchange(ref _accepted, rest, null) is not null) rest.LetGo();
+    }
+
+    /// <summary>
+    /// The retry loop sends a try and waits for its answer: an accepted body may now end. Called by the loop, not by
+    /// the endpoint, so a call that fails between acceptance and its forwarding never completes a body upstream.
+    /// </summary>
+    internal void Send()
+    {
+        if (Volatile.Read(ref _accepted) is { } rest) _verdict.TrySetResult(rest);
     }
 
     /// <summary>The body is refused, too large or abandoned: every send fails before it ends. No effect once accepted.</summary>
@@ -170,7 +184,7 @@ public sealed class StreamedRequestBody : IDisposable
             }
             _arrays.Clear();
         }
-        if (_verdict.Task.IsCompletedSuccessfully) _verdict.Task.Result.LetGo();
+        Volatile.Read(ref _accepted)?.LetGo();
     }
 
     /// <summary>The call's end: refuses the body if no verdict came, and lets go of the call's hold once.</summary>
