@@ -31,7 +31,20 @@ public static partial class H2Load
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        // h2load has been seen to hang past its -D window (one connection stuck with unsent bytes, the rest reconnecting):
+        // such a round is killed and reported as a timeout for the caller to run again.
+        using (var overdue = new CancellationTokenSource(duration + TimeSpan.FromSeconds(30)))
+        {
+            try
+            {
+                await process.WaitForExitAsync(overdue.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"h2load ran {duration + TimeSpan.FromSeconds(30)} past its start without finishing a {duration} round");
+            }
+        }
         var output = await stdout;
         var requests = Requests().Match(output);
         var finished = Finished().Match(output);

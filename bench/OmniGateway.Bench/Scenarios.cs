@@ -182,8 +182,22 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 foreach (var (target, process) in targets)
                 {
                     var key = target.Name.StartsWith("gateway", StringComparison.Ordinal) ? Launch.TenantKey : Launch.UpstreamKey;
-                    var before = process?.Sample();
-                    var (ok, failed, elapsed) = await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow);
+                    ProcessSample? before;
+                    int ok, failed;
+                    TimeSpan elapsed;
+                    for (var attempt = 1; ; attempt++)
+                    {
+                        before = process?.Sample(); // per attempt: a hung round's CPU is not charged to the next
+                        try
+                        {
+                            (ok, failed, elapsed) = await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow);
+                            break;
+                        }
+                        catch (TimeoutException timeout) when (attempt < 3)
+                        {
+                            log($"{target.Name}: {timeout.Message}; running the round again");
+                        }
+                    }
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
                     failures[target.Name] += failed;
                     if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, ok));
