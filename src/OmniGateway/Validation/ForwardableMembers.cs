@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 
 namespace OmniGateway.Validation;
 
@@ -35,6 +36,9 @@ public sealed class ForwardableMembers
     private ulong _arrays; // bit n: nesting level n+1 is an array (else an object)
     private int _nesting;
     private bool _sawEscape;
+    private readonly List<(int From, int End)> _validBase64 = [];
+    private int _stringStart, _base64From, _base64Checked; // the value string being scanned; _base64From -1: not known yet
+    private bool _base64Broken;
     private int _utf8Checked, _length;
     private bool _utf8Invalid;
 
@@ -54,6 +58,19 @@ public sealed class ForwardableMembers
 
     /// <summary>Every byte so far is valid UTF-8, checked as it arrived: the validator need not check the whole body again.</summary>
     public bool KnownValidUtf8 => !_utf8Invalid && _utf8Checked == _length;
+
+    /// <summary>
+    /// Whether <paramref name="length"/> bytes at <paramref name="offset"/> are the base64 of a string value (all of it, or
+    /// what follows a <c>data:…,</c> header) that the scan found valid as it arrived, as <see cref="Base64.IsValid(ReadOnlySpan{byte})"/> would.
+    /// </summary>
+    public bool ValidBase64(int offset, int length)
+    {
+        foreach (var (from, end) in _validBase64)
+        {
+            if (from == offset && end - from == length) return true;
+        }
+        return false;
+    }
 
     /// <summary>The scan read the whole object and no string in it holds a backslash: no escape to decode or check.</summary>
     public bool KnownFreeOfEscapes => _state == State.Done && !_sawEscape;
@@ -123,7 +140,7 @@ public sealed class ForwardableMembers
                     }
                     if (first == '"')
                     {
-                        i++;
+                        BeginString(++i);
                         _state = State.InString;
                     }
                     else if (first is (byte)'{' or (byte)'[')
@@ -137,8 +154,7 @@ public sealed class ForwardableMembers
                     }
                     break;
                 case State.InString:
-                    var escaped = false;
-                    if (!ScanString(body, ref i, ref escaped)) break;
+                    if (!ScanValueString(body, ref i)) break;
                     EndValue(i);
                     break;
                 case State.InNested:
@@ -152,6 +168,7 @@ public sealed class ForwardableMembers
                     var token = body[i++];
                     if (token == '"')
                     {
+                        BeginString(i);
                         _state = State.InNestedString;
                     }
                     else if (token is (byte)'/' or (byte)'\'')
@@ -181,8 +198,7 @@ public sealed class ForwardableMembers
                     }
                     break;
                 case State.InNestedString:
-                    var ignored = false;
-                    if (ScanString(body, ref i, ref ignored)) _state = State.InNested;
+                    if (ScanValueString(body, ref i)) _state = State.InNested;
                     break;
                 case State.InScalar:
                     var end = body[i..].IndexOfAny(ScalarStops);
@@ -224,6 +240,65 @@ public sealed class ForwardableMembers
     /// parser will refuse it, and if not, the call is forwarded the ordinary way.
     /// </summary>
     private void Stop() => _state = State.Stopped;
+
+    /// <summary>Strings shorter than this are not tracked for <see cref="ValidBase64"/>: checking them again costs nothing.</summary>
+    private const int TrackedBase64Bytes = 4096;
+
+    private void BeginString(int contentStart) => (_stringStart, _base64From, _base64Checked, _base64Broken) = (contentStart, -1, contentStart, false);
+
+    /// <summary>A value string, as <see cref="ScanString"/>, with its base64 checked as far as it has arrived.</summary>
+    private bool ScanValueString(ReadOnlySpan<byte> body, ref int i)
+    {
+        var escaped = false;
+        var closed = ScanString(body, ref i, ref escaped);
+        if (escaped) _base64Broken = true; // escaped base64 is decoded and checked by the rules
+        CheckBase64(body, closed ? i - 1 : i, closed);
+        return closed;
+    }
+
+    /// <summary>
+    /// Base64 validity of the string so far, in whole 4-byte groups (the last group held back: it may carry padding). Valid
+    /// groups before a valid final group are valid base64 as a whole; whitespace or padding mid-way (which
+    /// <see cref="Base64.IsValid(ReadOnlySpan{byte})"/> judges on the whole) leaves the string unknown, for the rules to check.
+    /// </summary>
+    private void CheckBase64(ReadOnlySpan<byte> body, int contentEnd, bool closed)
+    {
+        if (_base64Broken) return;
+        if (_base64From < 0)
+        {
+            var content = body[_stringStart..contentEnd];
+            if (content.Length < 5 && !closed) return; // not yet known whether a data: header comes first
+            if (content.Length >= 5 && System.Text.Ascii.EqualsIgnoreCase(content[..5], "data:"u8))
+            {
+                // The base64 starts after the first comma, as InlineMedia.Classify reads it; searched once, not per read.
+                var comma = body[_base64Checked..contentEnd].IndexOf((byte)',');
+                if (comma < 0)
+                {
+                    _base64Checked = contentEnd;
+                    _base64Broken = closed;
+                    return;
+                }
+                _base64From = _base64Checked = _base64Checked + comma + 1;
+            }
+            else
+            {
+                _base64From = _base64Checked = _stringStart;
+            }
+        }
+        if (!closed)
+        {
+            var upTo = _base64From + Math.Max(0, contentEnd - 4 - _base64From) / 4 * 4;
+            if (upTo <= _base64Checked) return;
+            var run = body[_base64Checked..upTo];
+            if (Base64.IsValid(run, out var decoded) && decoded == run.Length / 4 * 3) _base64Checked = upTo;
+            else _base64Broken = true;
+            return;
+        }
+        if (contentEnd - _base64From < TrackedBase64Bytes) return;
+        var rest = body[_base64Checked..contentEnd];
+        var bytesBefore = (_base64Checked - _base64From) / 4 * 3;
+        if (rest.Length > 0 ? Base64.IsValid(rest) : bytesBefore > 0) _validBase64.Add((_base64From, contentEnd));
+    }
 
     /// <summary>Inside a string, after its opening quote: true with <paramref name="i"/> past the closing quote; false when the bytes so far end first.</summary>
     private bool ScanString(ReadOnlySpan<byte> body, ref int i, ref bool escaped)

@@ -11,11 +11,12 @@ internal static class InlineMedia
     public enum Kind { Url, Inline, BadUrl, BadDataUri }
 
     /// <summary>Raw UTF-8 of a JSON string without copying it; escaped strings (rare for base64) are decoded once.</summary>
-    public static ReadOnlySpan<byte> Utf8(JsonElement element, out byte[]? rented)
+    /// <param name="mayHoldEscape">False when the body is known to hold no backslash: a 9 MiB payload is not searched for one.</param>
+    public static ReadOnlySpan<byte> Utf8(JsonElement element, bool mayHoldEscape, out byte[]? rented)
     {
         rented = null;
         var raw = JsonMarshal.GetRawUtf8Value(element)[1..^1]; // drop the quotes
-        if (raw.IndexOf((byte)'\\') < 0) return raw;
+        if (!mayHoldEscape || raw.IndexOf((byte)'\\') < 0) return raw;
         rented = Encoding.UTF8.GetBytes(element.GetString()!); // escaped: GetString never returns null for a string element
         return rented;
     }

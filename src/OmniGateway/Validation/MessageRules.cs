@@ -11,7 +11,8 @@ internal static class MessageRules
     [Flags]
     private enum Modality { None = 0, Audio = 1, Image = 2, Video = 4 }
 
-    public static GatewayError? Validate(JsonElement message, string path, ServedModel model)
+    /// <param name="facts">What a streamed body's scan already checked (payloads free of escapes, base64 found valid); default: nothing.</param>
+    public static GatewayError? Validate(JsonElement message, string path, ServedModel model, in ScanFacts facts = default)
     {
         if (message.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("invalid_message", $"Each item of 'input' must be a message object {{\"role\":…,\"content\":…}}, not a {RequestValidator.Describe(message)}.", path);
@@ -52,9 +53,9 @@ internal static class MessageRules
 
             GatewayError? error;
             Modality modality;
-            if (type.ValueEquals("input_audio"u8)) { modality = Modality.Audio; error = ValidateAudio(part, partPath, model); }
-            else if (type.ValueEquals("image_url"u8) || type.ValueEquals("input_image"u8)) { modality = Modality.Image; error = ValidateUrlPart(part, "image_url", partPath, model); }
-            else if (type.ValueEquals("video_url"u8)) { modality = Modality.Video; error = ValidateUrlPart(part, "video_url", partPath, model); }
+            if (type.ValueEquals("input_audio"u8)) { modality = Modality.Audio; error = ValidateAudio(part, partPath, model, facts); }
+            else if (type.ValueEquals("image_url"u8) || type.ValueEquals("input_image"u8)) { modality = Modality.Image; error = ValidateUrlPart(part, "image_url", partPath, model, facts); }
+            else if (type.ValueEquals("video_url"u8)) { modality = Modality.Video; error = ValidateUrlPart(part, "video_url", partPath, model, facts); }
             else return UnknownType(type, partPath, isUser);
             if (error is not null) return error;
 
@@ -67,7 +68,7 @@ internal static class MessageRules
     }
 
 
-    private static GatewayError? ValidateAudio(JsonElement part, string path, ServedModel model)
+    private static GatewayError? ValidateAudio(JsonElement part, string path, ServedModel model, in ScanFacts facts)
     {
         if (!part.TryGetProperty("input_audio", out var audio) || audio.ValueKind != JsonValueKind.Object)
             return GatewayErrors.BadRequest("missing_input_audio", "An input_audio part needs an 'input_audio' object {\"data\":…,\"format\":…}.", path + ".input_audio");
@@ -79,10 +80,10 @@ internal static class MessageRules
         if (!model.Options.InputAudioFormats.Contains(format, StringComparer.Ordinal))
             return GatewayErrors.BadRequest("unsupported_audio_format",
                 $"Audio format '{GatewayErrors.Truncate(format, 16)}' is not accepted by '{model.Id}'. Use one of: {string.Join(", ", model.Options.InputAudioFormats)}.", path + ".input_audio.format");
-        return ValidatePayload(data, path + ".input_audio.data", model, format);
+        return ValidatePayload(data, path + ".input_audio.data", model, format, facts);
     }
 
-    private static GatewayError? ValidateUrlPart(JsonElement part, string field, string path, ServedModel model)
+    private static GatewayError? ValidateUrlPart(JsonElement part, string field, string path, ServedModel model, in ScanFacts facts)
     {
         if (!part.TryGetProperty(field, out var value))
             return GatewayErrors.BadRequest("missing_" + field, $"This part needs '{field}': a URL string or {{\"url\":…}}.", path + "." + field);
@@ -95,13 +96,13 @@ internal static class MessageRules
         }
         if (value.ValueKind != JsonValueKind.String || value.RawLength() == 0)
             return GatewayErrors.BadRequest("missing_" + field, $"'{field}' must be an http(s) URL or a data: URI.", param);
-        return ValidatePayload(value, param, model, audioFormat: null);
+        return ValidatePayload(value, param, model, audioFormat: null, facts);
     }
 
     /// <summary>URL or inline base64. Base64 text is checked in place and only its head is decoded.</summary>
-    private static GatewayError? ValidatePayload(JsonElement value, string param, ServedModel model, string? audioFormat)
+    private static GatewayError? ValidatePayload(JsonElement value, string param, ServedModel model, string? audioFormat, in ScanFacts facts)
     {
-        var utf8 = InlineMedia.Utf8(value, out _);
+        var utf8 = InlineMedia.Utf8(value, facts.MayHoldEscapes, out _);
         switch (InlineMedia.Classify(utf8, out var base64))
         {
             case InlineMedia.Kind.Url:
@@ -116,7 +117,7 @@ internal static class MessageRules
         if (base64.Length >= model.Options.MaxInlineBase64Bytes)
             return GatewayErrors.TooLarge("inline_media_too_large",
                 $"Inline base64 media must be under {model.Options.MaxInlineBase64Bytes} bytes of base64 text (this one is {base64.Length}). Host the file and send its http(s) URL instead.", param);
-        if (!InlineMedia.IsValidBase64(base64))
+        if (!facts.KnownValidBase64(base64) && !InlineMedia.IsValidBase64(base64)) // a streamed body's were checked as they arrived
             return GatewayErrors.BadRequest("invalid_base64", "The inline media is not valid base64. Send standard base64 (optionally as data:<mime>;base64,…) or an http(s) URL.", param);
         if (audioFormat is not null)
         {

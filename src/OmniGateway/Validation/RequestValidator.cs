@@ -111,7 +111,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             return GatewayErrors.BadRequest("model_not_allowed",
                 $"Your tenant may not use model '{model.Id}'. Allowed: {string.Join(", ", tenant.AllowedModels)}.", "model");
 
-        if (ValidateInput(root, model) is { } inputError) return inputError;
+        if (ValidateInput(root, model, new ScanFacts(body, forwarded)) is { } inputError) return inputError;
 
         var (tags, tagError) = Usage.RecordTags.Read(root, tagsHeader);
         if (tagError is not null) return tagError;
@@ -203,7 +203,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         };
     }
 
-    private static GatewayError? ValidateInput(JsonElement root, ServedModel model)
+    private static GatewayError? ValidateInput(JsonElement root, ServedModel model, in ScanFacts facts)
     {
         if (!root.TryGetProperty("input", out var input) || input.ValueKind == JsonValueKind.Null)
             return GatewayErrors.BadRequest("missing_input", "Set 'input' to a string or an array of messages.", "input");
@@ -219,7 +219,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 var index = 0;
                 foreach (var message in input.EnumerateArray())
                 {
-                    if (MessageRules.Validate(message, $"input[{index}]", model) is { } error) return error;
+                    if (MessageRules.Validate(message, $"input[{index}]", model, facts) is { } error) return error;
                     index++;
                 }
                 return null;

@@ -114,6 +114,23 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BadBase64NearItsEnd_IsRefused400_AsARequestReadWholeIs()
+    {
+        // The payload's base64 is checked as it arrives; a bad byte in its last group still gets the rules' refusal.
+        await using var gateway = Gateway();
+        using var client = Caller(gateway);
+        var body = Request(""" "stream":true """, audio: Audio[..^6] + "*" + Audio[^5..]);
+
+        using var response = await PostAsync(client, new HeldBackContent(body, body.Length / 2,
+            () => Until(() => _upstream.BodyBytesReceived > 0, "the upstream received nothing while the caller was still sending")));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"code\":\"invalid_base64\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await _upstream.BodyCutShort.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(_upstream.Requests);
+    }
+
+    [Fact]
     public async Task RefusedByTheTokenBudget_Is429_AndTheUpstreamNeverGetsItsEnd()
     {
         await using var gateway = Gateway(StreamFrom, ("Gateway:Tenants:0:Limits:DailyTokens", "10"));
@@ -192,11 +209,11 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     }
 
     /// <summary>A body with the audio first (so most of it can be sent before the members after it arrive), then <paramref name="more"/>.</summary>
-    private static byte[] Request(string more)
+    private static byte[] Request(string more, string? audio = null)
     {
         var rest = more.Trim().Length > 0 ? "," + more : "";
         return Encoding.UTF8.GetBytes(
-            "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"" + Audio
+            "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"" + (audio ?? Audio)
             + "\",\"format\":\"wav\"}},{\"type\":\"input_text\",\"text\":\"What is said here? \\u00e9\\\"quoted\\\"\"}]}]" + rest + "}");
     }
 

@@ -480,6 +480,94 @@ public sealed class ForwardableMembersTests
         }
     }
 
+    // ---- base64 checked as it arrives ----
+
+    /// <summary>A body with one inline audio payload; returns where its base64 starts and how long it is.</summary>
+    private static (byte[] Body, int From, int Length) AudioBody(string payload, bool dataUri = true)
+    {
+        var prefix = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"" + (dataUri ? "data:audio/wav;base64," : "");
+        var body = Encoding.UTF8.GetBytes(prefix + payload + "\",\"format\":\"wav\"}}]}],\"stream\":true}");
+        return (body, Encoding.UTF8.GetByteCount(prefix), Encoding.UTF8.GetByteCount(payload));
+    }
+
+    private static string ValidBase64Text(int bytes, int seed)
+    {
+        var data = new byte[bytes];
+        new Random(seed).NextBytes(data);
+        return Convert.ToBase64String(data);
+    }
+
+    [Theory]
+    [InlineData(6000, true)] // no padding
+    [InlineData(6001, true)] // "=="
+    [InlineData(6002, false)] // "=", bare base64 without a data: header
+    public void ValidBase64_ALongValidPayload_IsKnownValid_HoweverItArrives(int bytes, bool dataUri)
+    {
+        var (body, from, length) = AudioBody(ValidBase64Text(bytes, bytes), dataUri);
+        var random = new Random(bytes);
+        foreach (var lengths in new[] { new[] { body.Length }, RandomCuts(body.Length, random), RandomCuts(body.Length, random), [.. Enumerable.Range(1, body.Length)] })
+        {
+            var members = Feed(body, lengths).Members;
+            Assert.True(members.ValidBase64(from, length));
+            Assert.True(System.Buffers.Text.Base64.IsValid(body.AsSpan(from, length)));
+            Assert.False(members.ValidBase64(from + 1, length - 1));
+        }
+    }
+
+    public static TheoryData<string, int> BrokenBase64 => new()
+    {
+        { "*", 100 }, { "*", 5000 }, { "*", -1 }, // a byte outside the alphabet early, mid-way, last
+        { "=", 2000 }, // padding mid-way
+        { "\\/", 4000 }, // an escape: the rules decode it
+        { "A", -1 }, // one byte too many: not whole groups
+    };
+
+    [Theory, MemberData(nameof(BrokenBase64))]
+    public void ValidBase64_APayloadNotPlainValidBase64_IsNeverKnownValid(string insert, int at)
+    {
+        var text = ValidBase64Text(6000, 3);
+        text = at < 0 ? text + insert : text.Insert(at, insert);
+        var (body, from, length) = AudioBody(text);
+        var random = new Random(at);
+        foreach (var lengths in new[] { new[] { body.Length }, RandomCuts(body.Length, random), [.. Enumerable.Range(1, body.Length)] })
+        {
+            var members = Feed(body, lengths).Members;
+            Assert.False(members.ValidBase64(from, length), $"'{insert}' at {at}");
+        }
+    }
+
+    [Fact]
+    public void ValidBase64_RandomPayloads_KnownValidOnlyWhereBase64IsValidSaysSo()
+    {
+        var random = new Random(20261203);
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= -_*";
+        for (var n = 0; n < 300; n++)
+        {
+            var text = new StringBuilder(ValidBase64Text(random.Next(3000, 9000), n));
+            for (var edits = random.Next(0, 3); edits > 0; edits--)
+                text[random.Next(text.Length)] = alphabet[random.Next(alphabet.Length)];
+            var (body, from, length) = AudioBody(text.ToString(), dataUri: random.Next(2) == 0);
+            var members = Feed(body, RandomCuts(body.Length, random)).Members;
+            var valid = System.Buffers.Text.Base64.IsValid(body.AsSpan(from, length));
+            if (members.ValidBase64(from, length)) Assert.True(valid, $"known valid but Base64.IsValid disagrees: {text}");
+            else if (valid && length >= 4096 && !text.ToString().Contains(' ', StringComparison.Ordinal)) Assert.Fail($"valid base64 of {length} bytes without whitespace was not recognised: {text}");
+        }
+    }
+
+    [Fact]
+    public void ValidBase64_ShortPayloads_AreNotTracked()
+    {
+        var (body, from, length) = AudioBody(ValidBase64Text(300, 1));
+        Assert.False(Feed(body, [body.Length]).Members.ValidBase64(from, length));
+    }
+
+    private static int[] RandomCuts(int length, Random random)
+    {
+        var cuts = new SortedSet<int> { length };
+        for (var i = random.Next(1, 40); i > 0; i--) cuts.Add(random.Next(1, length));
+        return [.. cuts];
+    }
+
     /// <summary>A value <paramref name="depth"/> arrays and/or objects deep, with a number innermost.</summary>
     private static string Nested(string kind, int depth)
     {
