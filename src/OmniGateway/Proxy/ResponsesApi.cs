@@ -35,32 +35,40 @@ public static class ResponsesApi
     }
 
     // Steps as in shared/STYLE.md: 1 auth (the key filter above), 2 limits, 3 capped body, 4 validate + enrich, 5–7 forward, relay, account.
-    // Pooled state machine (awaited once by the endpoint's delegate): one object less per call (issue 11).
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, Steps services)
+    private static ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleAsync(HttpContext context, Steps services)
     {
         var tenant = context.GetTenant();
         var gateway = services.Options.Value;
+        // A large body goes upstream as it arrives (issue 11, target 5); any other is read whole, in one state machine
+        // per call: a second one awaiting it cost 0.14 KiB more allocated per stream (9.01 against 8.87, h2load).
+        return StreamedRequestBody.For(context.Request, gateway.StreamRequestBodiesFromBytes, gateway.MaxRequestBodyBytes, services.BufferBudget) is { } streamed
+            ? HandleStreamedAsync(context, tenant, services, streamed)
+            : ReadValidateAdmitAndForwardAsync(context, tenant, services, streamed: null, started: null);
+    }
 
-        // A large body goes upstream as it arrives, its first try started now, and is completed only once it is
-        // accepted below; any other end leaves the upstream a body without its end (issue 11, target 5).
-        using var streamed = StreamedRequestBody.For(context.Request, gateway.StreamRequestBodiesFromBytes, gateway.MaxRequestBodyBytes, services.BufferBudget);
-        UpstreamCall? started = null;
-        if (streamed is not null)
+    /// <summary>
+    /// A large body: its first try starts now and sends the body as it arrives; it is completed only once accepted and
+    /// forwarded, and any other end leaves the upstream a body without its end.
+    /// </summary>
+    private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> HandleStreamedAsync(HttpContext context, TenantContext tenant, Steps services,
+        StreamedRequestBody streamed)
+    {
+        using (streamed)
         {
-            started = new UpstreamCall(context.TraceIdentifier, ReadOnlyMemory<byte>.Empty) { Streamed = streamed };
+            var started = new UpstreamCall(context.TraceIdentifier, ReadOnlyMemory<byte>.Empty) { Streamed = streamed };
             services.Upstream.StartFirstTry(started);
-        }
-        try
-        {
-            return await ReadValidateAdmitAndForwardAsync(context, tenant, services, streamed, started);
-        }
-        finally
-        {
-            started?.AbandonFirstTry(); // no effect once the retry loop adopted it
+            try
+            {
+                return await ReadValidateAdmitAndForwardAsync(context, tenant, services, streamed, started);
+            }
+            finally
+            {
+                started.AbandonFirstTry(); // no effect once the retry loop adopted it
+            }
         }
     }
 
+    // Pooled state machine (awaited once by the endpoint's delegate): one object less per call (issue 11).
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> ReadValidateAdmitAndForwardAsync(HttpContext context, TenantContext tenant,
         Steps services, StreamedRequestBody? streamed, UpstreamCall? started)
