@@ -60,6 +60,11 @@ public sealed class StreamedBodyTests : IAsyncLifetime
         Assert.Contains("event: response.completed", answer, StringComparison.Ordinal);
         var sent = Assert.Single(_upstream.Requests);
         Assert.Equal("chunked", sent.Headers["Transfer-Encoding"]);
+        // The same allow-list as any try: the server key, what it asks for, which call; nothing of the caller's.
+        Assert.Equal(GatewayFactory.UpstreamKey, sent.Headers["Authorization"]);
+        Assert.Equal("text/event-stream", sent.Headers["Accept"]);
+        Assert.False(string.IsNullOrEmpty(sent.Headers["x-request-id"]));
+        Assert.DoesNotContain(GatewayFactory.TenantKey, string.Join("\n", sent.Headers.Select(h => h.Key + ": " + h.Value)), StringComparison.Ordinal);
         var root = JsonNode.Parse(sent.Body)!.AsObject();
         Assert.Equal(Audio, root["input"]![0]!["content"]![0]!["input_audio"]!["data"]!.GetValue<string>());
         Assert.True(root["stream"]!.GetValue<bool>());
