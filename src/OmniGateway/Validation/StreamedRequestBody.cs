@@ -160,17 +160,7 @@ public sealed class StreamedRequestBody : IDisposable
     }
 
     /// <summary>A try's hold while it sends; false once everyone has let go.</summary>
-    internal bool TryHold()
-    {
-        var holders = Volatile.Read(ref _holders);
-        while (holders > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _holders, holders + 1, holders);
-            if (seen == holders) return true;
-            holders = seen;
-        }
-        return false;
-    }
+    internal bool TryHold() => Holds.TryAdd(ref _holders);
 
     internal void LetGo()
     {

@@ -25,17 +25,7 @@ public sealed class UpstreamBodyBuffer : IDisposable
     public ReadOnlyMemory<byte> Memory { get; }
 
     /// <summary>A try's hold while it sends the body; false once everyone has let go (the array is back in the pool).</summary>
-    public bool TryHold()
-    {
-        var holders = Volatile.Read(ref _holders);
-        while (holders > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _holders, holders + 1, holders);
-            if (seen == holders) return true;
-            holders = seen;
-        }
-        return false;
-    }
+    public bool TryHold() => Holds.TryAdd(ref _holders);
 
     /// <summary>Ends a hold taken by <see cref="TryHold"/>.</summary>
     public void LetGo()

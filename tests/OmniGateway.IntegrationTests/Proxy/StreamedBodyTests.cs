@@ -106,16 +106,8 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     public async Task RefusedByValidation_AfterTheUpstreamHadPartOfIt_Is400_AndTheUpstreamNeverGetsItsEnd()
     {
         await using var gateway = Gateway();
-        using var client = Caller(gateway);
         var body = Request(""" "audio":{"voice":"Serenna"} """); // the refusal is in the body's last bytes
-
-        using var response = await PostAsync(client, new HeldBackContent(body, body.Length - 40,
-            () => Until(() => _upstream.BodyBytesReceived > 0, "the upstream received nothing while the caller was still sending")));
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("\"code\":\"unknown_voice\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        await _upstream.BodyCutShort.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Empty(_upstream.Requests);
+        await RefusedAfterTheUpstreamHadPartAsync(gateway, body, body.Length - 40, HttpStatusCode.BadRequest, "\"code\":\"unknown_voice\"");
     }
 
     [Fact]
@@ -123,30 +115,30 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     {
         // The payload's base64 is checked as it arrives; a bad byte in its last group still gets the rules' refusal.
         await using var gateway = Gateway();
-        using var client = Caller(gateway);
         var body = Request(""" "stream":true """, audio: Audio[..^6] + "*" + Audio[^5..]);
-
-        using var response = await PostAsync(client, new HeldBackContent(body, body.Length / 2,
-            () => Until(() => _upstream.BodyBytesReceived > 0, "the upstream received nothing while the caller was still sending")));
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("\"code\":\"invalid_base64\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        await _upstream.BodyCutShort.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Empty(_upstream.Requests);
+        await RefusedAfterTheUpstreamHadPartAsync(gateway, body, body.Length / 2, HttpStatusCode.BadRequest, "\"code\":\"invalid_base64\"");
     }
 
     [Fact]
     public async Task RefusedByTheTokenBudget_Is429_AndTheUpstreamNeverGetsItsEnd()
     {
         await using var gateway = Gateway(StreamFrom, ("Gateway:Tenants:0:Limits:DailyTokens", "10"));
-        using var client = Caller(gateway);
         var body = Request("");
+        await RefusedAfterTheUpstreamHadPartAsync(gateway, body, body.Length - 40, HttpStatusCode.TooManyRequests, "budget");
+    }
 
-        using var response = await PostAsync(client, new HeldBackContent(body, body.Length - 40,
+    /// <summary>
+    /// The caller holds back all past <paramref name="firstPart"/> until the upstream has some of the body; the answer is
+    /// the refusal, and the upstream's body is cut short with no request made of it.
+    /// </summary>
+    private async Task RefusedAfterTheUpstreamHadPartAsync(GatewayFactory gateway, byte[] body, int firstPart, HttpStatusCode status, string expected)
+    {
+        using var client = Caller(gateway);
+        using var response = await PostAsync(client, new HeldBackContent(body, firstPart,
             () => Until(() => _upstream.BodyBytesReceived > 0, "the upstream received nothing while the caller was still sending")));
 
-        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
-        Assert.Contains("budget", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(status, response.StatusCode);
+        Assert.Contains(expected, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         await _upstream.BodyCutShort.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Empty(_upstream.Requests);
     }
