@@ -7,9 +7,11 @@ namespace OmniGateway.Validation;
 /// Which top-level members of a body still arriving may go upstream before step 4 has judged it (issue 11,
 /// target 5: validate while reading). A structural scan of the bytes so far, resumed after every read: it finds
 /// each member of the top-level object, and one the enricher never rewrites (<see cref="RequestEnricher.Rewrites"/>,
-/// and no escape in its name) is forwardable from its first byte, up to where the scan has got. The scan checks
-/// only structure (strings, nesting, separators): the parser judges the whole body once it is in. Where the scan
-/// sees what JSON does not allow it stops, and nothing after that point is forwarded.
+/// and no escape in its name) is forwardable from its first byte, up to where the scan has got. The scan follows
+/// structure (strings, nesting, separators), and on the way settles what step 4 would otherwise search the whole body
+/// for again: UTF-8 validity, whether any string holds an escape, and the base64 of long payloads. The parser still
+/// judges the whole body once it is in. Where the scan sees what JSON does not allow it stops, and nothing after that
+/// point is forwarded.
 /// </summary>
 public sealed class ForwardableMembers
 {
