@@ -34,7 +34,7 @@ public sealed class ForwardableMembers
     private State _state;
     private int _scanned;
     private int _nameStart, _nameEnd, _valueEnd;
-    private bool _nameEscaped, _escapePending, _forwarding;
+    private bool _nameEscaped, _escapePending;
     private ulong _arrays; // bit n: nesting level n+1 is an array (else an object)
     private int _nesting;
     private bool _sawEscape;
@@ -134,8 +134,8 @@ public sealed class ForwardableMembers
                         Stop();
                         break;
                     }
-                    _forwarding = !_nameEscaped && !RequestEnricher.Rewrites(body[(_nameStart + 1)..(_nameEnd - 1)], first);
-                    if (_forwarding)
+                    // While this member lasts, LastIsOpen says whether it is forwarded.
+                    if (!_nameEscaped && !RequestEnricher.Rewrites(body[(_nameStart + 1)..(_nameEnd - 1)], first))
                     {
                         _segments.Add(new Segment(_nameStart, _nameEnd, i));
                         LastIsOpen = true;
@@ -160,13 +160,7 @@ public sealed class ForwardableMembers
                     EndValue(i);
                     break;
                 case State.InNested:
-                    var stop = body[i..].IndexOfAny(NestedStops);
-                    if (stop < 0)
-                    {
-                        i = body.Length;
-                        break;
-                    }
-                    i += stop;
+                    if (!SkipTo(body, ref i, NestedStops)) break;
                     var token = body[i++];
                     if (token == '"')
                     {
@@ -203,13 +197,7 @@ public sealed class ForwardableMembers
                     if (ScanValueString(body, ref i)) _state = State.InNested;
                     break;
                 case State.InScalar:
-                    var end = body[i..].IndexOfAny(ScalarStops);
-                    if (end < 0)
-                    {
-                        i = body.Length;
-                        break;
-                    }
-                    i += end;
+                    if (!SkipTo(body, ref i, ScalarStops)) break;
                     if (body[i] is (byte)',' or (byte)'}' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') EndValue(i);
                     else Stop();
                     break;
@@ -221,7 +209,7 @@ public sealed class ForwardableMembers
                         Stop();
                         break;
                     }
-                    if (_forwarding)
+                    if (LastIsOpen)
                     {
                         _segments[^1] = _segments[^1] with { End = _valueEnd };
                         LastIsOpen = false;
@@ -313,13 +301,7 @@ public sealed class ForwardableMembers
                 i++; // the escaped byte; a \u escape's hex digits hold no quote or backslash
                 _escapePending = false;
             }
-            var stop = body[i..].IndexOfAny(StringStops);
-            if (stop < 0)
-            {
-                i = body.Length;
-                return false;
-            }
-            i += stop;
+            if (!SkipTo(body, ref i, StringStops)) return false;
             if (body[i++] == '"') return true;
             escaped = _sawEscape = true;
             _escapePending = true;
@@ -345,6 +327,14 @@ public sealed class ForwardableMembers
         if (end <= _utf8Checked) return;
         if (System.Text.Unicode.Utf8.IsValid(body[_utf8Checked..end])) _utf8Checked = end;
         else _utf8Invalid = true;
+    }
+
+    /// <summary>Moves <paramref name="i"/> to the next of <paramref name="stops"/>: false, at the end, when the bytes so far hold none.</summary>
+    private static bool SkipTo(ReadOnlySpan<byte> body, ref int i, SearchValues<byte> stops)
+    {
+        var stop = body[i..].IndexOfAny(stops);
+        i = stop < 0 ? body.Length : i + stop;
+        return stop >= 0;
     }
 
     private static int SkipWhitespace(ReadOnlySpan<byte> body, int i)

@@ -63,9 +63,9 @@ public static class RequestBodyReader
                     }
                     var larger = ArrayPool<byte>.Shared.Rent(size);
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    // A try may still be sending from the outgrown array: the streamed body keeps it until the call ends.
-                    if (streamed is null) Release(buffer, held, budget);
-                    else streamed.Own(larger, size);
+                    // Owned only once it holds the body so far: the sender reads from the array last owned.
+                    streamed?.Own(larger, size);
+                    Release(buffer, held, budget, streamed); // a try may still be sending from it: a streamed body keeps it
                     (buffer, held) = (larger, size);
                 }
                 var read = await request.Body.ReadAsync(buffer.AsMemory(length, held - length), request.HttpContext.RequestAborted);

@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace OmniGateway.Validation;
 
@@ -44,7 +43,6 @@ public sealed class StreamedRequestBody : IDisposable
     /// <summary>A body to stream, or null: too small to gain, of unknown length, or streaming is off (0).</summary>
     public static StreamedRequestBody? For(HttpRequest request, long streamFromBytes, long maxBytes, RequestBufferBudget budget) =>
         streamFromBytes > 0 && request.ContentLength is { } length && length >= streamFromBytes && length <= maxBytes
-            && request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: false }
             ? new StreamedRequestBody(budget)
             : null;
 
