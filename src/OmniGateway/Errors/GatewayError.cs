@@ -12,6 +12,9 @@ public sealed record GatewayError(int Status, string Type, string Code, string M
     /// <summary>Seconds for the <c>Retry-After</c> header (429 and some 503s).</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>Sent with <c>Connection: close</c>: the request's body was left unread, so the connection cannot carry another.</summary>
+    public bool EndsConnection { get; init; }
+
     public byte[] ToJsonBytes()
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
@@ -40,6 +43,7 @@ public sealed record GatewayError(int Status, string Type, string Code, string M
         response.ContentType = "application/json";
         if (RetryAfterSeconds is { } seconds)
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        if (EndsConnection) response.Headers.Connection = "close";
         var body = ToJsonBytes();
         response.ContentLength = body.Length;
         await response.Body.WriteAsync(body, context.RequestAborted);

@@ -14,6 +14,11 @@ public static class GatewayErrors
     public static GatewayError TooLarge(string code, string message, string? param = null) =>
         new(StatusCodes.Status413PayloadTooLarge, InvalidRequest, code, message, param);
 
+    public static GatewayError RequestBodyTimeout(TimeSpan timeout) =>
+        new(StatusCodes.Status408RequestTimeout, InvalidRequest, "request_body_timeout",
+            $"The request body did not arrive within {timeout.TotalSeconds:0.###} s (Gateway:RequestBodyTimeout). Send it in one go, or send large media by http(s) URL instead of inline base64.")
+        { EndsConnection = true };
+
     public static GatewayError UnsupportedMediaType() =>
         new(StatusCodes.Status415UnsupportedMediaType, InvalidRequest, "unsupported_media_type",
             "Send the request body as JSON with 'Content-Type: application/json'.");

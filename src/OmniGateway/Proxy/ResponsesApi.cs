@@ -73,8 +73,10 @@ public static class ResponsesApi
     private static async ValueTask<Results<EmptyHttpResult, GatewayErrorResult>> ReadValidateAdmitAndForwardAsync(HttpContext context, TenantContext tenant,
         Steps services, StreamedRequestBody? streamed, UpstreamCall? started)
     {
-        var (validator, forwarder, options, admission, costBudgets, admissionMetrics, bufferBudget, _) = services;
-        if ((await RequestBodyReader.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, bufferBudget, streamed)).Refused(out var body, out var readError))
+        var (validator, forwarder, options, admission, costBudgets, admissionMetrics, bufferBudget, _, time) = services;
+        var limits = options.Value;
+        if ((await RequestBodyReader.ReadAsync(context.Request, limits.MaxRequestBodyBytes, bufferBudget, limits.RequestBodyTimeout, time, streamed))
+            .Refused(out var body, out var readError))
             return readError.ToResult();
 
         Refusable<ValidatedRequest> validated;
@@ -118,11 +120,12 @@ public static class ResponsesApi
 
     /// <summary>The singletons the steps use, resolved once when the endpoint is mapped.</summary>
     private sealed record Steps(RequestValidator Validator, ResponsesForwarder Forwarder, IOptions<GatewayOptions> Options, TenantAdmission Admission,
-        CostBudgets CostBudgets, AdmissionMetrics AdmissionMetrics, RequestBufferBudget BufferBudget, UpstreamClient Upstream)
+        CostBudgets CostBudgets, AdmissionMetrics AdmissionMetrics, RequestBufferBudget BufferBudget, UpstreamClient Upstream, TimeProvider Time)
     {
         public Steps(IServiceProvider services) : this(services.GetRequiredService<RequestValidator>(), services.GetRequiredService<ResponsesForwarder>(),
             services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<TenantAdmission>(), services.GetRequiredService<CostBudgets>(),
-            services.GetRequiredService<AdmissionMetrics>(), services.GetRequiredService<RequestBufferBudget>(), services.GetRequiredService<UpstreamClient>())
+            services.GetRequiredService<AdmissionMetrics>(), services.GetRequiredService<RequestBufferBudget>(), services.GetRequiredService<UpstreamClient>(),
+            services.GetRequiredService<TimeProvider>())
         {
         }
     }

@@ -24,6 +24,14 @@ public sealed class GatewayOptions
     /// </summary>
     public long StreamRequestBodiesFromBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long a <c>/v1/responses</c> body may take to arrive, from the first read; past it, 408 <c>request_body_timeout</c> and
+    /// the connection is closed. Kestrel's minimum data rate (240 B/s) alone let one caller hold its buffer, the shared
+    /// <see cref="MaxBufferedRequestBytes"/> and (for a streamed body) an upstream connection for hours. 2 minutes: 16 MiB
+    /// at a little over 1 Mbit/s.
+    /// </summary>
+    public TimeSpan RequestBodyTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Request bytes all callers together may have buffered at once; past it, 503 <c>server_busy</c>.</summary>
     public long MaxBufferedRequestBytes { get; set; } = 256L * 1024 * 1024;
 

@@ -43,6 +43,8 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             failures.Add("Gateway:MaxRequestBodyBytes must be at least 1024.");
         if (options.StreamRequestBodiesFromBytes < 0)
             failures.Add("Gateway:StreamRequestBodiesFromBytes must be 0 (never) or a size in bytes.");
+        if (options.RequestBodyTimeout <= TimeSpan.Zero)
+            failures.Add("Gateway:RequestBodyTimeout must be a positive time span, such as 00:02:00.");
         if (options.MaxBufferedRequestBytes < options.MaxRequestBodyBytes)
             failures.Add("Gateway:MaxBufferedRequestBytes must be at least Gateway:MaxRequestBodyBytes, or no body of the largest size could ever be read.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

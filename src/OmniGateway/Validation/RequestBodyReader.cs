@@ -8,7 +8,8 @@ namespace OmniGateway.Validation;
 /// <summary>
 /// Step 3's intake: the body, capped, into one pooled buffer that grows with what arrives, never with what
 /// <c>Content-Length</c> claims. Past the cap it stops reading; past the gateway-wide buffer budget it answers 503.
-/// Kestrel's minimum request body data rate stays on, so a trickle is cut, not waited for.
+/// Kestrel's minimum request body data rate stays on, so a stalled body is cut, not waited for; a trickle above that
+/// rate is cut at <c>Gateway:RequestBodyTimeout</c>, since until then it holds its buffer (and a streamed body its try).
 /// </summary>
 public static class RequestBodyReader
 {
@@ -30,9 +31,12 @@ public static class RequestBodyReader
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once by the endpoint
     /// <param name="budget">The one gateway-wide budget for buffered bodies.</param>
+    /// <param name="timeout">How long the body may take from the first read; <paramref name="time"/> measures it.</param>
     /// <param name="streamed">Where a large body goes as it arrives, for the first try to send; it owns every array from the first.</param>
-    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget, StreamedRequestBody? streamed = null)
+    public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget, TimeSpan timeout, TimeProvider time,
+        StreamedRequestBody? streamed = null)
     {
+        var started = time.GetTimestamp();
         if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
         // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
@@ -67,6 +71,13 @@ public static class RequestBodyReader
                     streamed?.Own(larger, size);
                     Release(buffer, held, budget, streamed); // a try may still be sending from it: a streamed body keeps it
                     (buffer, held) = (larger, size);
+                }
+                // Looked at between reads, which a body above Kestrel's minimum rate keeps returning: no timer per call.
+                // A body that is all there (its claimed length read) is taken, however late its last byte came.
+                if (length > 0 && length != request.ContentLength && time.GetElapsedTime(started) > timeout)
+                {
+                    Release(buffer, held, budget, streamed);
+                    return GatewayErrors.RequestBodyTimeout(timeout); // the rest is left unread: the answer ends the connection
                 }
                 var read = await request.Body.ReadAsync(buffer.AsMemory(length, held - length), request.HttpContext.RequestAborted);
                 if (read == 0) break;
