@@ -35,6 +35,12 @@ public sealed class GatewayOptions
     /// <summary>Request bytes all callers together may have buffered at once; past it, 503 <c>server_busy</c>.</summary>
     public long MaxBufferedRequestBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Of those, what one tenant's bodies may hold at once; past it, 429 <c>too_many_request_bodies</c> for that tenant
+    /// alone. Unset: a quarter of <see cref="MaxBufferedRequestBytes"/>, but at least <see cref="MaxRequestBodyBytes"/>.
+    /// </summary>
+    public long? MaxBufferedRequestBytesPerTenant { get; set; }
+
     /// <summary>Failed keys one client address may send per minute before it gets 429 (0: no limit).</summary>
     public int MaxAuthFailuresPerMinute { get; set; } = 20;
 }

@@ -47,6 +47,8 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             failures.Add("Gateway:RequestBodyTimeout must be a positive time span, such as 00:02:00.");
         if (options.MaxBufferedRequestBytes < options.MaxRequestBodyBytes)
             failures.Add("Gateway:MaxBufferedRequestBytes must be at least Gateway:MaxRequestBodyBytes, or no body of the largest size could ever be read.");
+        if (options.MaxBufferedRequestBytesPerTenant is { } share && (share < options.MaxRequestBodyBytes || share > options.MaxBufferedRequestBytes))
+            failures.Add("Gateway:MaxBufferedRequestBytesPerTenant must be at least Gateway:MaxRequestBodyBytes and at most Gateway:MaxBufferedRequestBytes.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -7,7 +7,8 @@ namespace OmniGateway.Validation;
 
 /// <summary>
 /// Step 3's intake: the body, capped, into one pooled buffer that grows with what arrives, never with what
-/// <c>Content-Length</c> claims. Past the cap it stops reading; past the gateway-wide buffer budget it answers 503.
+/// <c>Content-Length</c> claims. Past the cap it stops reading; past the tenant's share of the buffer budget it answers
+/// 429, past the gateway-wide budget 503.
 /// Kestrel's minimum request body data rate stays on, so a stalled body is cut, not waited for; a trickle above that
 /// rate is cut at <c>Gateway:RequestBodyTimeout</c>, since until then it holds its buffer (and a streamed body its try).
 /// </summary>
@@ -30,7 +31,7 @@ public static class RequestBodyReader
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once by the endpoint
-    /// <param name="budget">The one gateway-wide budget for buffered bodies.</param>
+    /// <param name="budget">The caller's tenant's share of the gateway-wide budget for buffered bodies (<see cref="RequestBufferBudget.ForTenant"/>).</param>
     /// <param name="timeout">How long the body may take from the first read; <paramref name="time"/> measures it.</param>
     /// <param name="streamed">Where a large body goes as it arrives, for the first try to send; it owns every array from the first.</param>
     public static async ValueTask<Refusable<Body>> ReadAsync(HttpRequest request, long maxBytes, RequestBufferBudget budget, TimeSpan timeout, TimeProvider time,
@@ -47,7 +48,8 @@ public static class RequestBodyReader
         // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
         var cap = (int)Math.Min(request.ContentLength is { } claimed ? claimed + 1 : maxBytes + 1, maxBytes + 1);
         var held = Math.Min(cap, InitialBufferBytes);
-        if (!budget.TryTake(held)) return Busy();
+        var taken = budget.Take(held);
+        if (taken != BufferTake.Taken) return Busy(taken, budget);
         var buffer = ArrayPool<byte>.Shared.Rent(held);
         streamed?.Own(buffer, held);
         var length = 0;
@@ -60,10 +62,11 @@ public static class RequestBodyReader
                     if (length > maxBytes) break;
                     // Full, so more may come: double, up to the claim (Kestrel never reads past it) or the cap.
                     var size = (int)Math.Min((long)held * 2, cap);
-                    if (!budget.TryTake(size))
+                    var grown = budget.Take(size);
+                    if (grown != BufferTake.Taken)
                     {
                         Release(buffer, held, budget, streamed);
-                        return Busy();
+                        return Busy(grown, budget);
                     }
                     var larger = ArrayPool<byte>.Shared.Rent(size);
                     buffer.AsSpan(0, length).CopyTo(larger);
@@ -119,6 +122,9 @@ public static class RequestBodyReader
         GatewayErrors.TooLarge("request_too_large",
             $"The request body is larger than this gateway accepts ({maxBytes} bytes). Send large media by http(s) URL instead of inline base64.");
 
-    private static GatewayError Busy() =>
-        GatewayErrors.ServerBusy("The gateway is holding as many request bodies in memory as it may (Gateway:MaxBufferedRequestBytes). Retry after the time in Retry-After.");
+    private static GatewayError Busy(BufferTake full, RequestBufferBudget budget) => full == BufferTake.TenantFull
+        ? GatewayErrors.RateLimited("too_many_request_bodies",
+            $"Your tenant's request bodies on their way in already hold {budget.TenantCapacity} bytes of the gateway's memory (Gateway:MaxBufferedRequestBytesPerTenant). " +
+            "Retry once some have arrived, or send large media by http(s) URL instead of inline base64.", retryAfterSeconds: 1)
+        : GatewayErrors.ServerBusy("The gateway is holding as many request bodies in memory as it may (Gateway:MaxBufferedRequestBytes). Retry after the time in Retry-After.");
 }

@@ -120,3 +120,80 @@ public sealed class RequestBufferBudgetTests : GatewayTest
         Assert.Contains("16777216 bytes", head, StringComparison.Ordinal);
     }
 }
+
+/// <summary>
+/// One tenant's bodies hold at most its share of the buffer budget (Gateway:MaxBufferedRequestBytesPerTenant): a tenant that
+/// keeps bodies open gets 429 itself, and another tenant's call still goes through, where before it got the gateway's 503.
+/// </summary>
+public sealed class TenantBufferShareTests : GatewayTest
+{
+    private const string BodyStart = "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"";
+
+    protected override IDictionary<string, string?>? Settings => new Dictionary<string, string?>
+    {
+        ["Gateway:MaxRequestBodyBytes"] = (48 * 1024).ToString(CultureInfo.InvariantCulture),
+        ["Gateway:MaxBufferedRequestBytes"] = (256 * 1024).ToString(CultureInfo.InvariantCulture),
+        // Two bodies holding 32 KiB each, the second's growth briefly holding its old 16 KiB buffer too: 80 KiB.
+        ["Gateway:MaxBufferedRequestBytesPerTenant"] = (80 * 1024).ToString(CultureInfo.InvariantCulture),
+        ["Gateway:Tenants:1:AllowedModels:0"] = "qwen3.5-omni-plus-all", // tenant "other" may call the model too
+    };
+
+    [Fact]
+    public async Task ATenantHoldingItsShare_Gets429ForItsNextBody_WhileAnotherTenantsCallGoesThrough()
+    {
+        var baseUrl = Client.BaseAddress!;
+        var filler = Encoding.ASCII.GetBytes(new string('a', 20 * 1024));
+        var budget = Gateway.Services.GetRequiredService<OmniGateway.Validation.RequestBufferBudget>();
+        // Two bodies of tenant "web", each holding 32 KiB (its buffer doubled once) and waiting: its share has no room for
+        // a third body's growth.
+        await using var first = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
+        await first.SendAsync(filler);
+        await using var second = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
+        await second.SendAsync(filler);
+        for (var waited = 0; budget.Buffered < 64 * 1024 && waited < 200; waited++) await Task.Delay(50);
+        Assert.Equal(64 * 1024, budget.ForTenant("web").Buffered);
+
+        await using var third = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
+        await third.SendAsync(filler); // 16 KiB fit; growing to 32 does not
+        var (status, head) = await third.ReadAnswerAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(429, status);
+        Assert.Contains("\"code\":\"too_many_request_bodies\"", head, StringComparison.Ordinal);
+        Assert.Contains("Gateway:MaxBufferedRequestBytesPerTenant", head, StringComparison.Ordinal);
+        Assert.Contains("Retry-After: ", head, StringComparison.OrdinalIgnoreCase);
+
+        // The gateway-wide budget has room for the other tenant, whose own share is untouched.
+        using var other = Gateway.CreateTenantClient(GatewayFactory.RestrictedKey);
+        using var answer = await other.PostAsync("/v1/responses", new StringContent(BodyStart + "hi\",\"modalities\":[\"text\"]}", Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+        await answer.Content.ReadAsStringAsync();
+
+        // Both held bodies given up: every byte of the share comes back, and the gateway-wide budget with it.
+        await first.DisposeAsync();
+        await second.DisposeAsync();
+        for (var waited = 0; budget.Buffered > 0 && waited < 200; waited++) await Task.Delay(50);
+        Assert.Equal((0L, 0L), (budget.Buffered, budget.ForTenant("web").Buffered));
+    }
+
+    [Theory]
+    [InlineData("1024")]      // below Gateway:MaxRequestBodyBytes: no body of the largest size could be read
+    [InlineData("536870912")] // above Gateway:MaxBufferedRequestBytes
+    public void AShareOutsideItsBounds_StopsStartUp_NamingTheKey(string share)
+    {
+        var options = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Gateway:MaxBufferedRequestBytesPerTenant"] = share }).Build()
+            .GetSection("Gateway").Get<OmniGateway.Tenants.GatewayOptions>()!;
+
+        var result = new OmniGateway.Tenants.GatewayOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.Contains("Gateway:MaxBufferedRequestBytesPerTenant must be at least", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void UnsetShare_IsAQuarterOfTheBudget_ButAlwaysRoomForOneLargestBody()
+    {
+        Assert.Equal(64L * 1024 * 1024, OmniGateway.Validation.RequestBufferBudget.TenantShareOf(new OmniGateway.Tenants.GatewayOptions()));
+        Assert.Equal(16L * 1024 * 1024, OmniGateway.Validation.RequestBufferBudget.TenantShareOf(
+            new OmniGateway.Tenants.GatewayOptions { MaxBufferedRequestBytes = 32L * 1024 * 1024 }));
+    }
+}
