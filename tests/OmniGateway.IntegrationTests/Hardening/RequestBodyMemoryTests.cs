@@ -148,10 +148,10 @@ public sealed class TenantBufferShareTests : GatewayTest
         // a third body's growth.
         await using var first = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
         await first.SendAsync(filler);
+        await HeldAsync(budget, 32 * 1024); // one after the other: two growths at once would not fit the share together
         await using var second = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
         await second.SendAsync(filler);
-        for (var waited = 0; budget.Buffered < 64 * 1024 && waited < 200; waited++) await Task.Delay(50);
-        Assert.Equal(64 * 1024, budget.ForTenant("web").Buffered);
+        await HeldAsync(budget, 64 * 1024);
 
         await using var third = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, BodyStart);
         await third.SendAsync(filler); // 16 KiB fit; growing to 32 does not
@@ -172,6 +172,12 @@ public sealed class TenantBufferShareTests : GatewayTest
         await second.DisposeAsync();
         for (var waited = 0; budget.Buffered > 0 && waited < 200; waited++) await Task.Delay(50);
         Assert.Equal((0L, 0L), (budget.Buffered, budget.ForTenant("web").Buffered));
+    }
+
+    private static async Task HeldAsync(OmniGateway.Validation.RequestBufferBudget budget, long bytes)
+    {
+        for (var waited = 0; budget.ForTenant("web").Buffered != bytes && waited < 200; waited++) await Task.Delay(50);
+        Assert.Equal(bytes, budget.ForTenant("web").Buffered);
     }
 
     [Theory]
