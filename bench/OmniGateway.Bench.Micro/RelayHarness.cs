@@ -89,6 +89,7 @@ public sealed class RelayHarness
 
         public override Task FailAsync(GatewayError error) => Task.CompletedTask;
     }
+
     /// <summary>
     /// The "transport's" blocks, 4 KiB like Kestrel's and kept like Kestrel's pool keeps them. A stream read at once reaches
     /// the client pipe whole before its one flush (2 048 deltas: ~50 blocks); the shared ArrayPool keeps fewer per core and
