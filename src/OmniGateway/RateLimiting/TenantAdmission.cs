@@ -9,8 +9,8 @@ namespace OmniGateway.RateLimiting;
 
 /// <summary>
 /// The one admission step of <c>/v1/responses</c>. <see cref="AdmitRequestAsync"/> (the route's filter, before
-/// the body is read, so a refused tenant costs no body read) takes a requests-per-minute permit and a
-/// stream slot; <see cref="AdmitTokensAsync"/> (once the body is validated, since the estimate needs it, and
+/// the body is read, so a refused tenant costs no body read) refuses a tenant whose token budget is spent, then takes
+/// a requests-per-minute permit and a stream slot; <see cref="AdmitTokensAsync"/> (once the body is validated, since the estimate needs it, and
 /// before any upstream call) reserves tokens per minute and budgets. Each refusal names its limit, in
 /// its code and in <c>omnigateway_admission_refusals_total{limit}</c>. <see cref="RecordStored"/> is
 /// the one hook that charges a finished call and settles its reservation. With <c>RateLimiting:Provider=Redis</c>
@@ -19,10 +19,12 @@ namespace OmniGateway.RateLimiting;
 /// </summary>
 public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, AdmissionMetrics metrics)
 {
-    /// <summary>Requests per minute, then a stream slot held until the returned admission is disposed.</summary>
+    /// <summary>A spent token budget, requests per minute, then a stream slot held until the returned admission is disposed.</summary>
     public async ValueTask<Admitted> AdmitRequestAsync(HttpContext context)
     {
         var tenant = context.GetTenant();
+        // Spent: no call can fit, so neither its body (up to Gateway:MaxRequestBodyBytes) nor an upstream try is worth starting.
+        if (tokens.BudgetSpent(tenant) is { } spent) return Refuse(TokenAdmission.TokenBudget, spent);
         var limits = tenant.Limits;
         if (limits.RequestsPerMinute is null && limits.ConcurrentStreams is null) return new Admitted(null, null);
         var count = await counters.TryStartAsync(tenant.TenantId, limits.RequestsPerMinute, limits.ConcurrentStreams);

@@ -21,6 +21,9 @@ public sealed class TokenAdmission(TokenBudgets budgets, TokensPerMinute tokensP
 
     private readonly ISharedTokenCounts? _shared = counters as ISharedTokenCounts;
 
+    /// <summary>A budget already spent by committed calls (<see cref="TokenBudgets.Spent"/>): refused before the body is read.</summary>
+    public GatewayError? BudgetSpent(TenantContext tenant) => budgets.Spent(tenant);
+
     public async ValueTask<AdmittedTokens> AdmitAsync(TenantContext tenant, ValidatedRequest request, string requestId)
     {
         var limits = tenant.Limits;

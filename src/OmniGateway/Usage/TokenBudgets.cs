@@ -43,6 +43,27 @@ public sealed class TokenBudgets(TimeProvider time)
         }
     }
 
+    /// <summary>
+    /// The 429 when committed spend alone has reached a budget's limit: then no call fits, whatever its size or output
+    /// cap, until the period ends. The route's admission asks this before the body is read, so a spent tenant's large
+    /// body is neither read into memory nor started upstream. Committed totals only grow within a period, and lag the
+    /// store at most, so this never refuses a call the full admission would take.
+    /// </summary>
+    public GatewayError? Spent(TenantContext tenant)
+    {
+        var limits = tenant.Limits;
+        if (limits.DailyTokens is null && limits.MonthlyTokens is null) return null;
+        var now = time.GetUtcNow();
+        return SpentIn(tenant.TenantId, BudgetPeriod.Day, limits.DailyTokens, now) ?? SpentIn(tenant.TenantId, BudgetPeriod.Month, limits.MonthlyTokens, now);
+    }
+
+    private GatewayError? SpentIn(string tenantId, BudgetPeriod period, long? limit, DateTimeOffset now)
+    {
+        if (limit is not { } max) return null;
+        var committed = _counters.Snapshot(tenantId, period, now).Committed;
+        return committed >= max ? Refusal(period, max, committed, minimum: 1, now) : null;
+    }
+
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
     public void Apply(IReadOnlyList<PeriodTotal> totals) => _counters.Apply(totals);
 

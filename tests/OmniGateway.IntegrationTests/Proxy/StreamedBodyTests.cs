@@ -127,6 +127,31 @@ public sealed class StreamedBodyTests : IAsyncLifetime
         await RefusedAfterTheUpstreamHadPartAsync(gateway, body, body.Length - 40, HttpStatusCode.TooManyRequests, "budget");
     }
 
+    [Fact]
+    public async Task ATenantWhoseBudgetIsSpent_Gets429BeforeItsLargeBodyIsRead_AndNoTryStarts()
+    {
+        // 2 000 tokens a day: a short first call fits (its estimate and a lowered cap), and the upstream bills it 2 768.
+        await using var gateway = Gateway(StreamFrom, ("Gateway:Tenants:0:Limits:DailyTokens", "2000"));
+        using var client = Caller(gateway);
+        using (var first = await PostAsync(client, new StringContent(
+            "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"hi\",\"stream\":true}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Contains("event: response.completed", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        var receivedBefore = _upstream.BodyBytesReceived;
+
+        // The next claims a large body and sends only its first bytes: the refusal comes without the rest.
+        await using var second = await Hardening.RawHttp.PostAsync(client.BaseAddress!, "/v1/responses", GatewayFactory.TenantKey, 300_000,
+            "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":[");
+        var (status, head) = await second.ReadAnswerAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(429, status);
+        Assert.Contains("\"code\":\"token_budget_exceeded\"", head, StringComparison.Ordinal);
+        Assert.Single(_upstream.Requests);
+        Assert.Equal(receivedBefore, _upstream.BodyBytesReceived); // no try was started for it
+    }
+
     /// <summary>
     /// The caller holds back all past <paramref name="firstPart"/> until the upstream has some of the body; the answer is
     /// the refusal, and the upstream's body is cut short with no request made of it.
