@@ -98,7 +98,7 @@ public static class ResponsesApi
         using var costAdmitted = costBudgets.Admit(tenant, admitted.Request);
         if (costAdmitted.Rejection is { } overCost)
         {
-            admissionMetrics.Refused("cost_budget");
+            admissionMetrics.Refused(CostBudgets.RefusedLimit);
             return overCost.ToResult();
         }
 

@@ -9,7 +9,7 @@ namespace OmniGateway.RateLimiting;
 
 /// <summary>
 /// The one admission step of <c>/v1/responses</c>. <see cref="AdmitRequestAsync"/> (the route's filter, before
-/// the body is read, so a refused tenant costs no body read) refuses a tenant whose token budget is spent, then takes
+/// the body is read, so a refused tenant costs no body read) refuses a tenant whose token or cost budget is spent, then takes
 /// a requests-per-minute permit and a stream slot; <see cref="AdmitTokensAsync"/> (once the body is validated, since the estimate needs it, and
 /// before any upstream call) reserves tokens per minute and budgets. Each refusal names its limit, in
 /// its code and in <c>omnigateway_admission_refusals_total{limit}</c>. <see cref="RecordStored"/> is
@@ -17,14 +17,16 @@ namespace OmniGateway.RateLimiting;
 /// each half is one round trip to the counts every instance shares: two, because the first refuses before a
 /// body of up to <c>Gateway:MaxRequestBodyBytes</c> is read and the second needs that body's estimate.
 /// </summary>
-public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, AdmissionMetrics metrics)
+/// <param name="costBudgets">The cost budgets, for their spent check before the body is read (none in a test of the counts alone).</param>
+public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, AdmissionMetrics metrics, CostBudgets? costBudgets = null)
 {
-    /// <summary>A spent token budget, requests per minute, then a stream slot held until the returned admission is disposed.</summary>
+    /// <summary>A spent token or cost budget, requests per minute, then a stream slot held until the returned admission is disposed.</summary>
     public async ValueTask<Admitted> AdmitRequestAsync(HttpContext context)
     {
         var tenant = context.GetTenant();
         // Spent: no call can fit, so neither its body (up to Gateway:MaxRequestBodyBytes) nor an upstream try is worth starting.
         if (tokens.BudgetSpent(tenant) is { } spent) return Refuse(TokenAdmission.TokenBudget, spent);
+        if (costBudgets?.Spent(tenant) is { } spentCost) return Refuse(CostBudgets.RefusedLimit, spentCost);
         var limits = tenant.Limits;
         if (limits.RequestsPerMinute is null && limits.ConcurrentStreams is null) return new Admitted(null, null);
         var count = await counters.TryStartAsync(tenant.TenantId, limits.RequestsPerMinute, limits.ConcurrentStreams);

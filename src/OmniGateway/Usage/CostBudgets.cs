@@ -20,6 +20,9 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
     /// <summary>The totals count 1e-9 currency units; a charge is rounded up to one, so a budget is never undercounted.</summary>
     public const decimal NanosPerUnit = 1_000_000_000m;
 
+    /// <summary>The cost budgets' name in <c>omnigateway_admission_refusals_total{limit}</c>.</summary>
+    public const string RefusedLimit = "cost_budget";
+
     private readonly PeriodCounters<decimal> _counters = new(static total => total.CostNanos / NanosPerUnit);
 
     /// <summary>
@@ -59,6 +62,35 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
             var admitted = request with { ReservedCost = new CostReservation(UsageCost.Normalize(reservation), price) };
             return new CostAdmission(admitted, hold);
         }
+    }
+
+    /// <summary>
+    /// The 429 when committed spend alone is past a cost budget: then no call fits, whatever its size, until the period
+    /// ends (a free model's call needs no room, so only spend past the limit counts, not spend at it). Asked before the
+    /// body is read, as <see cref="TokenBudgets.Spent"/> is.
+    /// </summary>
+    public GatewayError? Spent(TenantContext tenant)
+    {
+        var limits = tenant.Limits;
+        if (!limits.HasCostBudget) return null;
+        var now = time.GetUtcNow();
+        return SpentIn(tenant, BudgetPeriod.Day, limits.DailyCost, now) ?? SpentIn(tenant, BudgetPeriod.Month, limits.MonthlyCost, now);
+    }
+
+    private GatewayError? SpentIn(TenantContext tenant, BudgetPeriod period, decimal? limit, DateTimeOffset now)
+    {
+        if (limit is not { } max) return null;
+        var committed = _counters.Snapshot(tenant.TenantId, period, now).Committed;
+        if (committed <= max) return null;
+        var name = period == BudgetPeriod.Day ? "daily" : "monthly";
+        var currency = tenant.Limits.CostCurrency is { } code ? " " + code : "";
+        var reset = UsagePeriods.End(period, now);
+        return GatewayErrors.RateLimited($"{name}_cost_budget_exceeded",
+            $"This tenant's {name} cost budget of {Money(max)}{currency} is used up: {Money(committed)}{currency} spent" +
+            (currency.Length == 0 ? " (in the currency its models are priced in)" : "") + ". It resets at " +
+            $"{reset.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (UTC); retry after the time given in Retry-After, " +
+            $"or ask the gateway's operator to raise Limits.{(period == BudgetPeriod.Day ? "DailyCost" : "MonthlyCost")}.",
+            (int)Math.Ceiling((reset - now).TotalSeconds));
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>

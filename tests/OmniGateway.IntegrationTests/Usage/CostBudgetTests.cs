@@ -101,6 +101,32 @@ public sealed class CostBudgetTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ATenantWhoseSpendIsPastItsCostBudget_Gets429BeforeItsBodyIsRead()
+    {
+        await using var store = await TestStore.CreateAsync("Sqlite");
+        await using var upstream = await FakeUpstream.StartAsync();
+        // The recorded answer reports 879 input tokens, where the short question's estimate was a few dozen: with 100 output
+        // tokens, 1.079 USD, past the 1 USD budget (the input estimate's error is what a budget can be passed by).
+        upstream.Respond = c => FakeUpstream.PlayAsync(c, Fixtures.Stream("text-audio.sse"), TimeSpan.Zero);
+        await using var gateway = new LedgerGateway(store, upstream.BaseUrl, Priced("1", new Dictionary<string, string?> { ["Gateway:Tenants:0:Limits:CostCurrency"] = "USD" }));
+        using var alpha = gateway.Client(LedgerGateway.AlphaKey);
+        using (var first = await alpha.PostAsync("/v1/responses", Body(maxOutputTokens: 100)))
+            Assert.Contains("\"input_tokens\":879", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal); // cut at its cap: incomplete
+        Assert.True(await CommittedOnceReleasedAsync(gateway, DateTimeOffset.UtcNow) > 1m);
+
+        // A large body, claimed and barely begun: refused at once, before a byte more is read or anything is sent upstream.
+        await using var next = await OmniGateway.IntegrationTests.Hardening.RawHttp.PostAsync(alpha.BaseAddress!, "/v1/responses", LedgerGateway.AlphaKey,
+            300_000, "{\"model\":\"" + Model + "\",\"input\":[");
+        var (status, head) = await next.ReadAnswerAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(429, status);
+        Assert.Contains("\"code\":\"daily_cost_budget_exceeded\"", head, StringComparison.Ordinal);
+        Assert.Contains("is used up: 1.079 USD spent", head, StringComparison.Ordinal);
+        Assert.Contains("Retry-After: ", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(upstream.Requests);
+    }
+
+    [Fact]
     public async Task ACallWhoseUsageIsNeverReported_IsChargedItsReservation()
     {
         await using var store = await TestStore.CreateAsync("Sqlite");
