@@ -17,7 +17,7 @@ namespace OmniGateway.RateLimiting;
 /// each half is one round trip to the counts every instance shares: two, because the first refuses before a
 /// body of up to <c>Gateway:MaxRequestBodyBytes</c> is read and the second needs that body's estimate.
 /// </summary>
-/// <param name="costBudgets">The cost budgets, for their spent check before the body is read (none in a test of the counts alone).</param>
+/// <param name="costBudgets">The cost budgets, for their spent check before the body is read (bench/AdmissionBenchmarks measures the counts without them).</param>
 public sealed class TenantAdmission(IRequestCounters counters, TokenAdmission tokens, AdmissionMetrics metrics, CostBudgets? costBudgets = null)
 {
     /// <summary>A spent token or cost budget, requests per minute, then a stream slot held until the returned admission is disposed.</summary>
