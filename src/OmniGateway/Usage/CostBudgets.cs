@@ -82,15 +82,10 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
         if (limit is not { } max) return null;
         var committed = _counters.Snapshot(tenant.TenantId, period, now).Committed;
         if (committed <= max) return null;
-        var name = period == BudgetPeriod.Day ? "daily" : "monthly";
-        var currency = tenant.Limits.CostCurrency is { } code ? " " + code : "";
-        var reset = UsagePeriods.End(period, now);
-        return GatewayErrors.RateLimited($"{name}_cost_budget_exceeded",
-            $"This tenant's {name} cost budget of {Money(max)}{currency} is used up: {Money(committed)}{currency} spent" +
-            (currency.Length == 0 ? " (in the currency its models are priced in)" : "") + ". It resets at " +
-            $"{reset.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (UTC); retry after the time given in Retry-After, " +
-            $"or ask the gateway's operator to raise Limits.{(period == BudgetPeriod.Day ? "DailyCost" : "MonthlyCost")}.",
-            (int)Math.Ceiling((reset - now).TotalSeconds));
+        // Before the body the model is not known, so neither is its price's currency unless the tenant names it.
+        return tenant.Limits.CostCurrency is { } currency
+            ? UsedUp(period, max, committed, " " + currency, now, afterBody: false, spentNote: "")
+            : UsedUp(period, max, committed, "", now, afterBody: false, spentNote: " (in the currency its models are priced in)");
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>
@@ -122,21 +117,29 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
             if (outputRate > 0 && (room - inputCost) * 1_000_000m / outputRate is var fits && fits < output) output = (long)decimal.Floor(fits);
             return null;
         }
-        var name = period == BudgetPeriod.Day ? "daily" : "monthly";
-        var code = $"{name}_cost_budget_exceeded";
-        var key = period == BudgetPeriod.Day ? "DailyCost" : "MonthlyCost";
         if (max - counter.Committed >= minimum)
         {
             // Only reserved by calls in flight: they may end costing less.
-            return GatewayErrors.RateLimited(code, $"Requests in flight have reserved the rest of this tenant's {name} cost budget of {Money(max)} {currency}. " +
+            var name = period == BudgetPeriod.Day ? "daily" : "monthly";
+            return GatewayErrors.RateLimited($"{name}_cost_budget_exceeded", $"Requests in flight have reserved the rest of this tenant's {name} cost budget of {Money(max)} {currency}. " +
                 "Retry when they finish (see Retry-After); what they do not spend becomes available again. A lower max_output_tokens reserves less.", 1);
         }
+        return UsedUp(period, max, counter.Committed, " " + currency, now, afterBody: true,
+            $", and this call needs at least {Money(minimum)} {currency} (its input and {Money(TokenBudgets.MinOutputTokens)} output tokens at the current price)");
+    }
+
+    /// <summary>
+    /// The 429 of a budget its committed spend has used up, until the period's end. <paramref name="afterBody"/>: the refused
+    /// call is known (and <paramref name="spentNote"/> says what it needed), so a shorter input is one way out.
+    /// </summary>
+    private static GatewayError UsedUp(BudgetPeriod period, decimal max, decimal committed, string currency, DateTimeOffset now, bool afterBody, string spentNote)
+    {
+        var name = period == BudgetPeriod.Day ? "daily" : "monthly";
         var reset = UsagePeriods.End(period, now);
-        var resetText = reset.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        return GatewayErrors.RateLimited(code,
-            $"This tenant's {name} cost budget of {Money(max)} {currency} is used up: {Money(counter.Committed)} {currency} spent, and this call needs at least " +
-            $"{Money(minimum)} {currency} (its input and {Money(TokenBudgets.MinOutputTokens)} output tokens at the current price). It resets at {resetText} (UTC); " +
-            $"retry after the time given in Retry-After, send a shorter input, or ask the gateway's operator to raise Limits.{key}.",
+        return GatewayErrors.RateLimited($"{name}_cost_budget_exceeded",
+            $"This tenant's {name} cost budget of {Money(max)}{currency} is used up: {Money(committed)}{currency} spent{spentNote}. It resets at " +
+            $"{reset.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (UTC); retry after the time given in Retry-After, " +
+            $"{(afterBody ? "send a shorter input, " : "")}or ask the gateway's operator to raise Limits.{(period == BudgetPeriod.Day ? "DailyCost" : "MonthlyCost")}.",
             (int)Math.Ceiling((reset - now).TotalSeconds));
     }
 
