@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Serilog.Events;
 using Serilog.Formatting;
@@ -13,10 +14,15 @@ namespace OmniGateway.Observability;
 /// iterators or boxed enumerators. That garbage was ~0.5 KB per line, two lines per call (issue 11,
 /// bench/: allocated per stream). Property values go through Serilog's own <see cref="JsonValueFormatter"/>.
 /// Called one event at a time (ConsoleLineSink formats under its lock), so it keeps one rendering buffer.
+/// Strings are quoted by <see cref="WriteQuotedJsonString"/>: Serilog's own quoting looked at them one character at a
+/// time, the largest part of formatting a call's two lines (bench/profile.sh).
 /// </summary>
 public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
 {
-    private readonly JsonValueFormatter _values = new(typeTagName: "$type");
+    // What JSON strings must escape: control characters, the quote and the backslash.
+    private static readonly SearchValues<char> Escaped = SearchValues.Create([.. Enumerable.Range(0, 32).Select(c => (char)c), '"', '\\']);
+
+    private readonly ValueFormatter _values = new();
     private readonly StringWriter _rendering = new(CultureInfo.InvariantCulture);
 
     public void Format(LogEvent logEvent, TextWriter output)
@@ -26,7 +32,7 @@ public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
         logEvent.Timestamp.UtcDateTime.TryFormat(text, out var written, "O", CultureInfo.InvariantCulture);
         output.Write(text[..written]);
         output.Write("\",\"@mt\":");
-        JsonValueFormatter.WriteQuotedJsonString(logEvent.MessageTemplate.Text, output);
+        WriteQuotedJsonString(logEvent.MessageTemplate.Text, output);
 
         var renderings = 0;
         foreach (var token in Tokens(logEvent.MessageTemplate))
@@ -36,7 +42,7 @@ public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
             var rendering = _rendering.GetStringBuilder();
             rendering.Clear();
             property.Render(logEvent.Properties, _rendering, CultureInfo.InvariantCulture);
-            JsonValueFormatter.WriteQuotedJsonString(rendering.ToString(), output);
+            WriteQuotedJsonString(rendering.ToString(), output);
         }
         if (renderings > 0) output.Write(']');
 
@@ -49,7 +55,7 @@ public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
         if (logEvent.Exception != null)
         {
             output.Write(",\"@x\":");
-            JsonValueFormatter.WriteQuotedJsonString(logEvent.Exception.ToString(), output);
+            WriteQuotedJsonString(logEvent.Exception.ToString(), output);
         }
         if (logEvent.TraceId is { } traceId)
         {
@@ -88,9 +94,35 @@ public sealed class CompactJsonLineFormatter : ITextFormatter, IDisposable
     {
         output.Write(',');
         // A leading '@' is escaped by doubling, as the compact format reserves @-names for itself.
-        JsonValueFormatter.WriteQuotedJsonString(name.Length > 0 && name[0] == '@' ? "@" + name : name, output);
+        WriteQuotedJsonString(name.Length > 0 && name[0] == '@' ? "@" + name : name, output);
         output.Write(':');
         _values.Format(value, output);
+    }
+
+    /// <summary>
+    /// As <see cref="JsonValueFormatter.WriteQuotedJsonString"/> writes it: a string with nothing to escape (every string of
+    /// the per-call lines) is found so in one vectorised search and written whole; any other goes to Serilog's quoting.
+    /// </summary>
+    internal static void WriteQuotedJsonString(string text, TextWriter output)
+    {
+        if (text.AsSpan().ContainsAny(Escaped))
+        {
+            JsonValueFormatter.WriteQuotedJsonString(text, output);
+            return;
+        }
+        output.Write('\"');
+        output.Write(text);
+        output.Write('\"');
+    }
+
+    /// <summary>Serilog's value formatter, with string values quoted by <see cref="WriteQuotedJsonString"/>.</summary>
+    private sealed class ValueFormatter() : JsonValueFormatter(typeTagName: "$type")
+    {
+        protected override void FormatLiteralValue(object? value, TextWriter output)
+        {
+            if (value is string text) WriteQuotedJsonString(text, output);
+            else base.FormatLiteralValue(value, output);
+        }
     }
 
     private static ReadOnlySpan<MessageTemplateToken> Tokens(MessageTemplate template) =>
