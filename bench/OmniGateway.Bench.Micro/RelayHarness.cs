@@ -64,7 +64,7 @@ public sealed class RelayHarness
             (Events, TerminalEvents, Relayed) = (0, 0, 0);
         }
 
-        public override void Start(string? upstreamContentType) { }
+        public override ValueTask StartAsync(string? upstreamContentType) => ValueTask.CompletedTask;
 
         public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
         {

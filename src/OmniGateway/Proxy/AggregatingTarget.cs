@@ -19,7 +19,7 @@ public sealed class AggregatingTarget(HttpContext context, IReadOnlyList<string>
     private GatewayError? _failure;
     private bool _terminal;
 
-    public override void Start(string? upstreamContentType) { }
+    public override ValueTask StartAsync(string? upstreamContentType) => ValueTask.CompletedTask;
 
     public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
     {

@@ -8,7 +8,7 @@ namespace OmniGateway.Proxy;
 public abstract class RelayTarget
 {
     /// <summary>The upstream's first event has arrived: only now may a 200 be sent.</summary>
-    public abstract void Start(string? upstreamContentType);
+    public abstract ValueTask StartAsync(string? upstreamContentType);
 
     /// <summary>Hands over one event's bytes (with any comment lines held before it), unchanged.</summary>
     public abstract void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind);
@@ -32,7 +32,7 @@ public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string
 {
     private readonly HttpResponse _response = context.Response;
 
-    public override void Start(string? upstreamContentType)
+    public override ValueTask StartAsync(string? upstreamContentType)
     {
         _response.StatusCode = StatusCodes.Status200OK;
         _response.ContentType = upstreamContentType is not null && upstreamContentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase)
@@ -41,6 +41,10 @@ public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string
         _response.Headers.CacheControl = "no-cache";
         // Tells nginx-style proxies in front of us not to buffer the stream either.
         _response.Headers["X-Accel-Buffering"] = "no";
+        // Started before the first event is written, so the events go straight into the response's chunks: written
+        // before the start, Kestrel kept them in memory of its own and copied them behind the headers at the first flush.
+        // The headers go out with that flush either way; OnStarting's callbacks run now instead (they only set headers).
+        return new ValueTask(_response.StartAsync());
     }
 
     public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)

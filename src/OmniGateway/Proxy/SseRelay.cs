@@ -15,7 +15,7 @@ namespace OmniGateway.Proxy;
 public static class SseRelay
 {
     /// <param name="upstream">The upstream's body; the caller completes it.</param>
-    /// <param name="contentType">The upstream's content type, for <see cref="RelayTarget.Start"/>.</param>
+    /// <param name="contentType">The upstream's content type, for <see cref="RelayTarget.StartAsync"/>.</param>
     /// <param name="storeBeforeTerminal">Stores the record of the terminal event (passed as a provisional
     /// <see cref="RelayEnd.Relayed"/> result); a throw withholds the completion (<see cref="RelayEnd.TerminalNotRecorded"/>).</param>
     /// <param name="clientGone">Fires when the client disconnects; <see cref="UpstreamDeadline.ClientLeft"/> decides what that means.</param>
@@ -55,7 +55,7 @@ public static class SseRelay
                     if (firstEvent == 0)
                     {
                         firstEvent = deadline.Time.GetTimestamp();
-                        target.Start(contentType);
+                        await target.StartAsync(contentType);
                         deadline.ResetIdle();
                     }
                     switch (kind)

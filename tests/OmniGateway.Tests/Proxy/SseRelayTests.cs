@@ -145,7 +145,7 @@ public sealed class SseRelayTests
         public bool SawTerminal { get; private set; }
         public int Stores { get; set; }
 
-        public override void Start(string? upstreamContentType) { }
+        public override ValueTask StartAsync(string? upstreamContentType) => ValueTask.CompletedTask;
 
         public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
         {

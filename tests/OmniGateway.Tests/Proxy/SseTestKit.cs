@@ -93,7 +93,7 @@ internal static class SseTestKit
         public List<FoundEvent> Writes { get; } = [];
         public long Relayed { get; private set; }
 
-        public override void Start(string? upstreamContentType) { }
+        public override ValueTask StartAsync(string? upstreamContentType) => ValueTask.CompletedTask;
 
         public override void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind)
         {
