@@ -37,7 +37,8 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// Of those, what one tenant's bodies may hold at once; past it, 429 <c>too_many_request_bodies</c> for that tenant
-    /// alone. Unset: a quarter of <see cref="MaxBufferedRequestBytes"/>, but at least <see cref="MaxRequestBodyBytes"/>.
+    /// alone. Unset: a quarter of <see cref="MaxBufferedRequestBytes"/>, but room for one body of <see cref="MaxRequestBodyBytes"/>
+    /// (which, as its buffer grows, holds more than its size: <see cref="Validation.RequestBufferBudget.LargestBodyHolds"/>).
     /// </summary>
     public long? MaxBufferedRequestBytesPerTenant { get; set; }
 

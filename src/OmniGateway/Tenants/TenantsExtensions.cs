@@ -45,10 +45,12 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             failures.Add("Gateway:StreamRequestBodiesFromBytes must be 0 (never) or a size in bytes.");
         if (options.RequestBodyTimeout <= TimeSpan.Zero)
             failures.Add("Gateway:RequestBodyTimeout must be a positive time span, such as 00:02:00.");
-        if (options.MaxBufferedRequestBytes < options.MaxRequestBodyBytes)
-            failures.Add("Gateway:MaxBufferedRequestBytes must be at least Gateway:MaxRequestBodyBytes, or no body of the largest size could ever be read.");
-        if (options.MaxBufferedRequestBytesPerTenant is { } share && (share < options.MaxRequestBodyBytes || share > options.MaxBufferedRequestBytes))
-            failures.Add("Gateway:MaxBufferedRequestBytesPerTenant must be at least Gateway:MaxRequestBodyBytes and at most Gateway:MaxBufferedRequestBytes.");
+        // A body's buffer grows in steps, and a streamed body keeps the buffers it outgrew: the largest body holds more than its size.
+        var largest = Validation.RequestBufferBudget.LargestBodyHolds(options);
+        if (options.MaxBufferedRequestBytes < largest)
+            failures.Add($"Gateway:MaxBufferedRequestBytes must be at least {largest} bytes, what a body of Gateway:MaxRequestBodyBytes holds while it is read, or no body of the largest size could ever be read.");
+        if (options.MaxBufferedRequestBytesPerTenant is { } share && (share < largest || share > options.MaxBufferedRequestBytes))
+            failures.Add($"Gateway:MaxBufferedRequestBytesPerTenant must be at least {largest} bytes (what a body of Gateway:MaxRequestBodyBytes holds while it is read) and at most Gateway:MaxBufferedRequestBytes.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

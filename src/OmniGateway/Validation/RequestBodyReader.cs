@@ -68,7 +68,7 @@ public static class RequestBodyReader
                 {
                     if (length > maxBytes) break;
                     // Full, so more may come: grow, up to the claim (Kestrel never reads past it) or the cap.
-                    var size = (int)Math.Min((long)held * (held >= QuadrupleFromBytes ? 4 : 2), cap);
+                    var size = Grown(held, cap);
                     var grown = budget.Take(size);
                     if (grown != BufferTake.Taken)
                     {
@@ -111,6 +111,38 @@ public static class RequestBodyReader
         }
         streamed?.Complete();
         return new Body(buffer, length, budget, held, streamed);
+    }
+
+    /// <summary>
+    /// What a full buffer of <paramref name="held"/> bytes grows to: twice that, four times from <see cref="QuadrupleFromBytes"/>,
+    /// at most <paramref name="cap"/>; a step one byte short of the cap goes to it (a body of exactly a step's size, such as a
+    /// 16 MiB one, took one more growth, a copy of all of it, only to see its end).
+    /// </summary>
+    private static int Grown(int held, int cap)
+    {
+        var next = (long)held * (held >= QuadrupleFromBytes ? 4 : 2);
+        return (int)(next + 1 >= cap ? cap : next);
+    }
+
+    /// <summary>
+    /// The most of the buffer budget one body of up to <paramref name="maxBytes"/> holds at once: a body read whole holds
+    /// its buffer and the next while it grows; a <paramref name="streamed"/> one keeps every buffer it outgrew until the
+    /// call ends (a try may still be sending from it). The budgets are held to it at start-up, so that a body of the
+    /// largest size always fits when it is alone; the size alone was not enough (a 16 MiB streamed body holds ~22 MiB).
+    /// </summary>
+    public static long MostHeld(long maxBytes, bool streamed)
+    {
+        var cap = (int)Math.Min(maxBytes + 1, int.MaxValue);
+        var held = Math.Min(cap, InitialBufferBytes);
+        long all = held, peak = held;
+        while (held < cap)
+        {
+            var next = Grown(held, cap);
+            peak = Math.Max(peak, (long)held + next);
+            all += next;
+            held = next;
+        }
+        return streamed ? all : peak;
     }
 
     /// <summary>Gives the array back, unless a streamed body owns it (and gives it back when the call ends).</summary>

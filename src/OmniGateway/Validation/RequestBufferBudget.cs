@@ -33,7 +33,11 @@ public sealed class RequestBufferBudget
 
     /// <summary>The explicit share, else a quarter of the gateway-wide budget but room for one body of the largest size.</summary>
     public static long TenantShareOf(GatewayOptions options) =>
-        options.MaxBufferedRequestBytesPerTenant ?? Math.Max(options.MaxBufferedRequestBytes / 4, options.MaxRequestBodyBytes);
+        options.MaxBufferedRequestBytesPerTenant ?? Math.Min(options.MaxBufferedRequestBytes, Math.Max(options.MaxBufferedRequestBytes / 4, LargestBodyHolds(options)));
+
+    /// <summary>What one body of <c>Gateway:MaxRequestBodyBytes</c> may hold of a budget (streamed, when such a body would be).</summary>
+    public static long LargestBodyHolds(GatewayOptions options) => RequestBodyReader.MostHeld(options.MaxRequestBodyBytes,
+        streamed: options.StreamRequestBodiesFromBytes > 0 && options.StreamRequestBodiesFromBytes <= options.MaxRequestBodyBytes);
 
     public long Capacity { get; }
 

@@ -85,7 +85,8 @@ public sealed class RequestBufferBudgetTests : GatewayTest
     protected override IDictionary<string, string?>? Settings => new Dictionary<string, string?>
     {
         ["Gateway:MaxRequestBodyBytes"] = (48 * 1024).ToString(CultureInfo.InvariantCulture),
-        ["Gateway:MaxBufferedRequestBytes"] = (48 * 1024).ToString(CultureInfo.InvariantCulture),
+        // The least the gateway may hold (what one 48 KiB body holds while it grows: 32 KiB and the next 48 KiB + 1).
+        ["Gateway:MaxBufferedRequestBytes"] = OmniGateway.Validation.RequestBodyReader.MostHeld(48 * 1024, streamed: false).ToString(CultureInfo.InvariantCulture),
     };
 
     [Fact]
@@ -93,16 +94,19 @@ public sealed class RequestBufferBudgetTests : GatewayTest
     {
         var baseUrl = Client.BaseAddress!;
         var filler = Encoding.ASCII.GetBytes(new string('a', 20 * 1024));
-        // A holds 32 KiB (its buffer doubled once) and waits; B's second buffer would pass the 48 KiB budget.
+        // A and B hold 32 KiB each (their buffers doubled once) and wait; C's second buffer would pass the 80 KiB budget.
+        var budget = Gateway.Services.GetRequiredService<OmniGateway.Validation.RequestBufferBudget>();
         await using var a = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"");
         await a.SendAsync(filler);
-        // Until the gateway holds A's doubled buffer (a fixed wait lost the race on a loaded machine).
-        var budget = Gateway.Services.GetRequiredService<OmniGateway.Validation.RequestBufferBudget>();
+        // Until the gateway holds A's doubled buffer (a fixed wait lost the race on a loaded machine), then B's.
         for (var waited = 0; budget.Buffered < 32 * 1024 && waited < 200; waited++) await Task.Delay(50);
         await using var b = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"");
         await b.SendAsync(filler);
+        for (var waited = 0; budget.Buffered < 64 * 1024 && waited < 200; waited++) await Task.Delay(50);
+        await using var c = await RawHttp.PostAsync(baseUrl, "/v1/responses", GatewayFactory.TenantKey, 40 * 1024, "{\"model\":\"qwen3.5-omni-plus-all\",\"input\":\"");
+        await c.SendAsync(filler);
 
-        var (status, head) = await b.ReadAnswerAsync(TimeSpan.FromSeconds(20));
+        var (status, head) = await c.ReadAnswerAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(503, status);
         Assert.Contains("Retry-After: ", head, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("\"code\":\"server_busy\"", head, StringComparison.Ordinal);
@@ -133,8 +137,9 @@ public sealed class TenantBufferShareTests : GatewayTest
     {
         ["Gateway:MaxRequestBodyBytes"] = (48 * 1024).ToString(CultureInfo.InvariantCulture),
         ["Gateway:MaxBufferedRequestBytes"] = (256 * 1024).ToString(CultureInfo.InvariantCulture),
-        // Two bodies holding 32 KiB each, the second's growth briefly holding its old 16 KiB buffer too: 80 KiB.
-        ["Gateway:MaxBufferedRequestBytesPerTenant"] = (80 * 1024).ToString(CultureInfo.InvariantCulture),
+        // Two bodies holding 32 KiB each, the second's growth briefly holding its old 16 KiB buffer too: 80 KiB. The least a
+        // share may be: what one 48 KiB body holds while it grows (32 KiB and the next 48 KiB + 1).
+        ["Gateway:MaxBufferedRequestBytesPerTenant"] = OmniGateway.Validation.RequestBodyReader.MostHeld(48 * 1024, streamed: false).ToString(CultureInfo.InvariantCulture),
         ["Gateway:Tenants:1:AllowedModels:0"] = "qwen3.5-omni-plus-all", // tenant "other" may call the model too
     };
 
@@ -182,6 +187,7 @@ public sealed class TenantBufferShareTests : GatewayTest
 
     [Theory]
     [InlineData("1024")]      // below Gateway:MaxRequestBodyBytes: no body of the largest size could be read
+    [InlineData("16777216")]  // Gateway:MaxRequestBodyBytes itself: a streamed body of that size holds ~22 MiB while it arrives
     [InlineData("536870912")] // above Gateway:MaxBufferedRequestBytes
     public void AShareOutsideItsBounds_StopsStartUp_NamingTheKey(string share)
     {
@@ -199,7 +205,9 @@ public sealed class TenantBufferShareTests : GatewayTest
     public void UnsetShare_IsAQuarterOfTheBudget_ButAlwaysRoomForOneLargestBody()
     {
         Assert.Equal(64L * 1024 * 1024, OmniGateway.Validation.RequestBufferBudget.TenantShareOf(new OmniGateway.Tenants.GatewayOptions()));
-        Assert.Equal(16L * 1024 * 1024, OmniGateway.Validation.RequestBufferBudget.TenantShareOf(
+        // A quarter of 32 MiB is less than one 16 MiB streamed body holds: 16 KiB doubling to 1 MiB, then 4 MiB, then 16 MiB + 1.
+        var largest = 2L * 1024 * 1024 - 16 * 1024 + 4L * 1024 * 1024 + 16L * 1024 * 1024 + 1;
+        Assert.Equal(largest, OmniGateway.Validation.RequestBufferBudget.TenantShareOf(
             new OmniGateway.Tenants.GatewayOptions { MaxBufferedRequestBytes = 32L * 1024 * 1024 }));
     }
 }

@@ -74,6 +74,25 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABodyOfTheLargestSize_IsReadAlone_WithBothBudgetsAtTheLeastStartUpAccepts()
+    {
+        // Streamed, it keeps every buffer it outgrew (16, 32, 64, 128 and 256 KiB, then its own size + 1): budgets of its
+        // size alone, which start-up used to accept, answered it 429 however idle the gateway was.
+        var body = Request(""" "stream":true """);
+        var limits = new OmniGateway.Tenants.GatewayOptions { MaxRequestBodyBytes = body.Length, StreamRequestBodiesFromBytes = StreamFrom };
+        var least = OmniGateway.Validation.RequestBufferBudget.LargestBodyHolds(limits).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var gateway = Gateway(StreamFrom, ("Gateway:MaxRequestBodyBytes", body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("Gateway:MaxBufferedRequestBytes", least), ("Gateway:MaxBufferedRequestBytesPerTenant", least));
+        using var client = Caller(gateway);
+
+        using var response = await PostAsync(client, new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("event: response.completed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("chunked", Assert.Single(_upstream.Requests).Headers["Transfer-Encoding"]); // it was streamed
+    }
+
+    [Fact]
     public async Task StreamedBody_IsWhatTheSameBodyReadWholeWouldSend_OutputCapLoweredByTheBudgetIncluded()
     {
         (string, string) budget = ("Gateway:Tenants:0:Limits:DailyTokens", "400000");
