@@ -56,6 +56,9 @@ public class LogLineBenchmarks : IDisposable
             }, trace, span);
     }
 
+    /// <summary>The text the last benchmark call wrote (the smoke test compares the two formatters' lines).</summary>
+    public string Written => _output.ToString();
+
     public void Dispose()
     {
         _gateway.Dispose();

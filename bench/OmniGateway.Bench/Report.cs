@@ -165,17 +165,21 @@ public static class Report
         if (Rate(r.Throughput, "gateway") is { } gatewayCpu && Rate(r.Throughput, "yarp") is { } yarpCpu)
         {
             var ratio = gatewayCpu.CpuMedian / yarpCpu.CpuMedian;
-            var h2 = Rate(r.H2LoadThroughput, "gateway") is { } g2 && Rate(r.H2LoadThroughput, "yarp") is { } y2
-                ? $"; h2load: {F(g2.CpuMedian / y2.CpuMedian)}× ({F(g2.CpuMedian, "0")} vs {F(y2.CpuMedian, "0")} µs)" : "";
+            var (g2, y2) = (Rate(r.H2LoadThroughput, "gateway"), Rate(r.H2LoadThroughput, "yarp"));
+            double? h2Ratio = g2 is not null && y2 is not null ? g2.CpuMedian / y2.CpuMedian : null;
+            var h2 = h2Ratio is { } cross ? $"; h2load: {F(cross)}× ({F(g2!.CpuMedian, "0")} vs {F(y2!.CpuMedian, "0")} µs)" : "";
+            // Met only where the h2load cross-check agrees: on shared cores one client's rounds can catch a slow spell of one target.
             yield return ("1. gateway CPU per stream ≤ 2× the bare YARP pass-through",
-                $"{F(ratio)}× ({F(gatewayCpu.CpuMedian, "0")} vs {F(yarpCpu.CpuMedian, "0")} µs){h2}", full ? ratio <= 2 : null);
+                $"{F(ratio)}× ({F(gatewayCpu.CpuMedian, "0")} vs {F(yarpCpu.CpuMedian, "0")} µs){h2}", full ? ratio <= 2 && (h2Ratio ?? 0) <= 2 : null);
         }
         if (Rate(r.Throughput, "gateway") is { } gatewayRate && Rate(r.Throughput, "nginx") is { } nginxRate)
         {
             var ratio = gatewayRate.Median / nginxRate.Median;
-            var h2 = Rate(r.H2LoadThroughput, "gateway") is { } g2 && Rate(r.H2LoadThroughput, "nginx") is { } n2
-                ? $"; h2load: {F(g2.Median / n2.Median)}× ({F(g2.Median, "0")} vs {F(n2.Median, "0")})" : "";
-            yield return ("2. streams/s ≥ 0.5× nginx (zero event delay)", $"{F(ratio)}× ({F(gatewayRate.Median, "0")} vs {F(nginxRate.Median, "0")}){h2}", full ? ratio >= 0.5 : null);
+            var (g2, n2) = (Rate(r.H2LoadThroughput, "gateway"), Rate(r.H2LoadThroughput, "nginx"));
+            double? h2Ratio = g2 is not null && n2 is not null ? g2.Median / n2.Median : null;
+            var h2 = h2Ratio is { } cross ? $"; h2load: {F(cross)}× ({F(g2!.Median, "0")} vs {F(n2!.Median, "0")})" : "";
+            yield return ("2. streams/s ≥ 0.5× nginx (zero event delay)", $"{F(ratio)}× ({F(gatewayRate.Median, "0")} vs {F(nginxRate.Median, "0")}){h2}",
+                full ? ratio >= 0.5 && (h2Ratio ?? 1) >= 0.5 : null);
         }
 
         var top = r.Latency.Select(l => l.Concurrency).DefaultIfEmpty(0).Max();

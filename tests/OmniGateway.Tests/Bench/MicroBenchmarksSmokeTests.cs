@@ -33,6 +33,20 @@ public sealed class MicroBenchmarksSmokeTests
     }
 
     [Fact]
+    public void LogLineBenchmarks_BothFormattersWriteTheSameTwoLines()
+    {
+        using var benchmarks = new LogLineBenchmarks();
+        benchmarks.Setup();
+
+        var serilogs = (Length: benchmarks.Serilog(), Text: benchmarks.Written);
+        var gateways = (Length: benchmarks.Gateway(), Text: benchmarks.Written);
+
+        Assert.Equal(serilogs, gateways);
+        Assert.Equal(2, gateways.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains("\"TotalTokens\":2768", gateways.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UsageReaderBenchmarks_ReadEveryEventAndTheSampleUsage()
     {
         var benchmarks = new UsageReaderBenchmarks();
