@@ -77,7 +77,7 @@ public sealed class StreamedBodyTests : IAsyncLifetime
     public async Task ABodyOfTheLargestSize_IsReadAlone_WithBothBudgetsAtTheLeastStartUpAccepts()
     {
         // Streamed, it keeps every buffer it outgrew (16, 32, 64, 128 and 256 KiB, then its own size + 1): budgets of its
-        // size alone, which start-up used to accept, answered it 429 however idle the gateway was.
+        // size alone, which start-up used to accept, answered it 503 (or, on the share, 429) however idle the gateway was.
         var body = Request(""" "stream":true """);
         var limits = new OmniGateway.Tenants.GatewayOptions { MaxRequestBodyBytes = body.Length, StreamRequestBodiesFromBytes = StreamFrom };
         var least = OmniGateway.Validation.RequestBufferBudget.LargestBodyHolds(limits).ToString(System.Globalization.CultureInfo.InvariantCulture);
