@@ -83,9 +83,8 @@ public sealed class CostBudgets(TimeProvider time, PriceTable prices)
         var committed = _counters.Snapshot(tenant.TenantId, period, now).Committed;
         if (committed <= max) return null;
         // Before the body the model is not known, so neither is its price's currency unless the tenant names it.
-        return tenant.Limits.CostCurrency is { } currency
-            ? UsedUp(period, max, committed, " " + currency, now, afterBody: false, spentNote: "")
-            : UsedUp(period, max, committed, "", now, afterBody: false, spentNote: " (in the currency its models are priced in)");
+        var (currency, note) = tenant.Limits.CostCurrency is { } named ? (" " + named, "") : ("", " (in the currency its models are priced in)");
+        return UsedUp(period, max, committed, currency, now, afterBody: false, spentNote: note);
     }
 
     /// <summary>What the store now holds after a commit (absolute totals, so other instances' spend is included).</summary>

@@ -45,7 +45,8 @@ public static class RequestBodyReader
         StreamedRequestBody? streamed = null)
     {
         var started = time.GetTimestamp();
-        if (request.ContentLength > maxBytes) return TooLarge(maxBytes);
+        var claimed = request.ContentLength;
+        if (claimed > maxBytes) return TooLarge(maxBytes);
         // Kestrel's own cap (30 MB by default) would otherwise answer before ours. At ours, its reader throws on the
         // first byte past the limit (caught below): the body is then in error, so Kestrel closes rather than drains it.
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
@@ -53,7 +54,7 @@ public static class RequestBodyReader
 
         // A known small body gets a buffer of its size (+1 to see the end); anything else starts small and grows (QuadrupleFromBytes).
         // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
-        var cap = (int)Math.Min(request.ContentLength is { } claimed ? claimed + 1 : maxBytes + 1, maxBytes + 1);
+        var cap = (int)Math.Min(claimed is { } claimedBytes ? claimedBytes + 1 : maxBytes + 1, maxBytes + 1);
         var held = Math.Min(cap, InitialBufferBytes);
         var taken = budget.Take(held);
         if (taken != BufferTake.Taken) return Busy(taken, budget);
@@ -84,7 +85,7 @@ public static class RequestBodyReader
                 }
                 // Looked at between reads, which a body above Kestrel's minimum rate keeps returning: no timer per call.
                 // A body that is all there (its claimed length read) is taken, however late its last byte came.
-                if (length > 0 && length != request.ContentLength && time.GetElapsedTime(started) > timeout)
+                if (length > 0 && length != claimed && time.GetElapsedTime(started) > timeout)
                 {
                     Release(buffer, held, budget, streamed);
                     return GatewayErrors.RequestBodyTimeout(timeout); // the rest is left unread: the answer ends the connection

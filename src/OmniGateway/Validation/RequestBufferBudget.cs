@@ -31,9 +31,12 @@ public sealed class RequestBufferBudget
         TenantCapacity = gateway.TenantCapacity;
     }
 
-    /// <summary>The explicit share, else a quarter of the gateway-wide budget but room for one body of the largest size.</summary>
+    /// <summary>
+    /// The explicit share, else a quarter of the gateway-wide budget but room for one body of the largest size (never more
+    /// than the budget: start-up refuses a budget smaller than that body holds).
+    /// </summary>
     public static long TenantShareOf(GatewayOptions options) =>
-        options.MaxBufferedRequestBytesPerTenant ?? Math.Min(options.MaxBufferedRequestBytes, Math.Max(options.MaxBufferedRequestBytes / 4, LargestBodyHolds(options)));
+        options.MaxBufferedRequestBytesPerTenant ?? Math.Max(options.MaxBufferedRequestBytes / 4, LargestBodyHolds(options));
 
     /// <summary>What one body of <c>Gateway:MaxRequestBodyBytes</c> may hold of a budget (streamed, when such a body would be).</summary>
     public static long LargestBodyHolds(GatewayOptions options) => RequestBodyReader.MostHeld(options.MaxRequestBodyBytes,
