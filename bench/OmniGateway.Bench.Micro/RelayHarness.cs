@@ -45,7 +45,10 @@ public sealed class RelayHarness
     private TapResult Tap(in RelayResult result) =>
         new(_client.Events, _client.TerminalEvents, result.Terminal?.ResponseId ?? result.ResponseId, result.Terminal?.Usage?.TotalTokens ?? 0, _client.Relayed);
 
-    /// <summary>As <c>ClientStreamTarget</c>: segment by segment into a <see cref="PipeWriter"/>; each flush is taken by the "transport".</summary>
+    /// <summary>
+    /// As <c>ClientStreamTarget</c>: segment by segment into a <see cref="PipeWriter"/>; each flush is taken by the "transport".
+    /// It takes events whole (no <see cref="RelayTarget.TakesPartialEvents"/>), so each write is one event.
+    /// </summary>
     private sealed class ClientPipeTarget : RelayTarget
     {
         // Inline schedulers and no back-pressure: the pump writes and the transport drains on one thread, never waiting.

@@ -10,8 +10,18 @@ public abstract class RelayTarget
     /// <summary>The upstream's first event has arrived: only now may a 200 be sent.</summary>
     public abstract ValueTask StartAsync(string? upstreamContentType);
 
-    /// <summary>Hands over one event's bytes (with any comment lines held before it), unchanged.</summary>
+    /// <summary>
+    /// Hands over one event's bytes (with any comment lines held before it), unchanged; to a target that
+    /// <see cref="TakesPartialEvents"/>, a large event may come in parts, as it arrives.
+    /// </summary>
     public abstract void Write(in ReadOnlySequence<byte> bytes, SseEventKind kind);
+
+    /// <summary>
+    /// Whether a large event may be written before its end has arrived: never the kinds the relay parses (terminal,
+    /// error, <c>response.created</c>), and only once its <c>event:</c> line has named it. A target that reads events
+    /// (the aggregator) takes them whole.
+    /// </summary>
+    public virtual bool TakesPartialEvents => false;
 
     /// <summary>False when the client is gone.</summary>
     public abstract ValueTask<bool> FlushAsync(CancellationToken cancellationToken);
@@ -31,6 +41,10 @@ public abstract class RelayTarget
 public sealed class ClientStreamTarget(HttpContext context, IReadOnlyList<string> serverKeys) : RelayTarget
 {
     private readonly HttpResponse _response = context.Response;
+
+    // The client's SSE parser joins the parts: an answer's audio (one event, megabytes of base64) flows through as
+    // it arrives instead of waiting here, whole, before its first byte goes on.
+    public override bool TakesPartialEvents => true;
 
     public override ValueTask StartAsync(string? upstreamContentType)
     {

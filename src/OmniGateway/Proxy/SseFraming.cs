@@ -54,10 +54,25 @@ public struct SseEventScanner
             }
             _hasContent |= !emptyLine;
         }
-        _resumeAt = reader.Consumed;
+        // No line ends in the rest, so none of it can end the event: the next look starts after it. (A failed
+        // TryAdvanceToAny leaves the reader where it was, and resuming there rescanned a line still arriving, a
+        // megabyte-long audio line included, once per read.)
+        _resumeAt = buffer.Length;
         return false;
     }
 
+    /// <summary>
+    /// After a <see cref="TryFindEventEnd"/> that found no end: how many bytes of the event under way are known not to
+    /// hold its end (a CR that may be the first half of a CRLF is not among them).
+    /// </summary>
+    public readonly long Scanned => _resumeAt;
+
+    /// <summary>The first <paramref name="bytes"/> of the event under way (at most <see cref="Scanned"/>) were consumed: the next buffer starts after them.</summary>
+    public void Consumed(long bytes)
+    {
+        _resumeAt -= bytes;
+        _lineStart -= bytes; // a line begun before the cut is not empty, and one begun at it still is (0)
+    }
 }
 
 public static class SseFraming
@@ -104,6 +119,26 @@ public static class SseFraming
             foreach (var segment in data) joined.Write(segment.Span);
         }
         return joined is null ? first : new ReadOnlySequence<byte>(joined.WrittenMemory);
+    }
+
+    /// <summary>
+    /// The kind of an event of which only <paramref name="head"/> has arrived, once its complete lines settle it as
+    /// <see cref="Classify"/> will settle the whole event: they hold an <c>event:</c> line, and the first one decides.
+    /// Null while they hold none, since a later line may still name the type.
+    /// </summary>
+    public static SseEventKind? ClassifyHead(in ReadOnlySequence<byte> head)
+    {
+        var reader = new SequenceReader<byte>(head);
+        var lineStart = reader.Position;
+        while (reader.TryAdvanceToAny("\r\n"u8, advancePastDelimiter: false))
+        {
+            var line = head.Slice(lineStart, reader.Position);
+            reader.TryRead(out var terminator);
+            if (terminator == (byte)'\r') reader.IsNext((byte)'\n', advancePast: true);
+            lineStart = reader.Position;
+            if (TryFieldValue(line, "event"u8, out var eventType)) return KindOfType(eventType);
+        }
+        return null; // an unterminated last line may still grow: it settles nothing
     }
 
     public static SseEventKind KindOfType(in ReadOnlySequence<byte> type)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 
@@ -10,10 +11,20 @@ namespace OmniGateway.Proxy;
 /// flags or exceptions). It never writes a usage record or an error itself; the one thing it does
 /// for accounting is <paramref name="storeBeforeTerminal"/>, called exactly once, before the terminal
 /// event is relayed. Only terminal events (and <c>response.created</c>, for its id) are parsed; output
-/// items are counted from their classification; every other byte just passes through.
+/// items are counted from their classification; every other byte just passes through. A large event the
+/// relay does not parse flows on as it arrives (<see cref="FlowFromBytes"/>), to a target that takes parts.
 /// </summary>
 public static class SseRelay
 {
+    /// <summary>
+    /// How much of an event must be in, its end not yet, before that much goes on ahead of the rest: an answer's audio
+    /// is one event of megabytes, which waited here whole (the client's first byte of it as late as its last). Smaller
+    /// events split by a read are still held to their end, one write instead of two.
+    /// </summary>
+    public const int FlowFromBytes = 16 * 1024;
+
+    private static readonly ReadOnlySequence<byte> EventEnd = new("\n\n"u8.ToArray());
+
     /// <param name="upstream">The upstream's body; the caller completes it.</param>
     /// <param name="contentType">The upstream's content type, for <see cref="RelayTarget.StartAsync"/>.</param>
     /// <param name="storeBeforeTerminal">Stores the record of the terminal event (passed as a provisional
@@ -31,6 +42,7 @@ public static class SseRelay
         var openItems = 0;
         TerminalEvent? terminal = null;
         string? responseId = null;
+        SseEventKind? flowing = null; // the kind of the event whose first part went on ahead of its end
         using var departure = clientGone.UnsafeRegister(static state => ((UpstreamDeadline)state!).ClientLeft(), deadline);
         try
         {
@@ -49,15 +61,12 @@ public static class SseRelay
                     var eventStart = scanned;
                     scanned += length;
                     var sseEvent = buffer.Slice(eventStart, length);
-                    var kind = SseFraming.Classify(sseEvent);
+                    // The rest of a flowing event is not an event of its own: its kind was settled by its first part.
+                    var kind = flowing ?? SseFraming.Classify(sseEvent);
+                    flowing = null;
                     if (kind == SseEventKind.CommentOnly && firstEvent == 0) continue; // keep-alives do not count as a first event
 
-                    if (firstEvent == 0)
-                    {
-                        firstEvent = deadline.Time.GetTimestamp();
-                        await target.StartAsync(contentType);
-                        deadline.ResetIdle();
-                    }
+                    if (firstEvent == 0) firstEvent = await StartAsync(target, contentType, deadline);
                     switch (kind)
                     {
                         case SseEventKind.Done: doneSeen = true; break;
@@ -88,6 +97,27 @@ public static class SseRelay
                     wroteAny = true;
                 }
 
+                // The event under way, when it is large and of a kind that needs no reading: what cannot hold its end goes on.
+                if (target.TakesPartialEvents && !gone && scanner.Scanned > 0)
+                {
+                    var head = scanner.Scanned;
+                    if (flowing is null && head >= FlowFromBytes && SseFraming.ClassifyHead(buffer.Slice(scanned, head)) is { } headKind && MayFlow(headKind))
+                    {
+                        if (firstEvent == 0) firstEvent = await StartAsync(target, contentType, deadline);
+                        // The client may now hold the last item's content: leaving before its end must not make it free.
+                        if (headKind == SseEventKind.OutputItemDone && openItems <= 1) deadline.MarkContentComplete();
+                        flowing = headKind;
+                    }
+                    if (flowing is { } flowingKind)
+                    {
+                        scanned += head;
+                        target.Write(buffer.Slice(written, scanned - written), flowingKind);
+                        scanner.Consumed(head);
+                        written = scanned;
+                        wroteAny = true;
+                    }
+                }
+
                 if (wroteAny && !gone && !await target.FlushAsync(deadline.ReadToken)) gone = true;
                 if (gone)
                 {
@@ -98,6 +128,12 @@ public static class SseRelay
 
                 if (result.IsCompleted)
                 {
+                    // An event cut off after its first part went on is ended, so that an error event after it stands alone.
+                    if (flowing is not null && !gone)
+                    {
+                        target.Write(EventEnd, SseEventKind.Other);
+                        await target.FlushAsync(deadline.ReadToken);
+                    }
                     if (!gone && (terminal is not null || doneSeen))
                     {
                         // Whatever trails the terminal event (a [DONE] without its blank line, say) is relayed as is.
@@ -122,6 +158,8 @@ public static class SseRelay
         }
         catch (Exception exception)
         {
+            // Flushed with the error event that follows (the read token may be the one that ran out).
+            if (flowing is not null && !gone) target.Write(EventEnd, SseEventKind.Other);
             // After the terminal event nothing is owed; before it, the cause decides (a departed client wins).
             var end = terminal is not null ? RelayEnd.Relayed
                 : gone || clientGone.IsCancellationRequested ? RelayEnd.ClientGone
@@ -131,4 +169,16 @@ public static class SseRelay
             return new RelayResult(end, terminal, firstEvent, responseId, exception);
         }
     }
+
+    /// <summary>The first event is here: only now may the target send a 200. Returns when it came.</summary>
+    private static async ValueTask<long> StartAsync(RelayTarget target, string? contentType, UpstreamDeadline deadline)
+    {
+        var at = deadline.Time.GetTimestamp();
+        await target.StartAsync(contentType);
+        deadline.ResetIdle();
+        return at;
+    }
+
+    /// <summary>What may flow before its end: not what the relay parses (terminal events, errors, <c>response.created</c>) nor <c>[DONE]</c>.</summary>
+    private static bool MayFlow(SseEventKind kind) => kind is SseEventKind.Other or SseEventKind.OutputItemAdded or SseEventKind.OutputItemDone;
 }

@@ -114,6 +114,36 @@ public sealed class SseFramingTests
         Assert.Equal(SseEventKind.Done, SseFraming.Classify(Slice(bytes, events[^1])));
     }
 
+    [Theory, MemberData(nameof(Streams))]
+    public void SampleStream_EveryHeadOfAnEvent_IsClassifiedAsTheWholeEventOrNotYet(string file, string ending)
+    {
+        // What may flow before its end is decided on its head: the head must never name a kind the whole event would not.
+        var bytes = WithLineEnding(Fixtures.Bytes(file), ending);
+        foreach (var found in ScanFinal(new ReadOnlySequence<byte>(bytes), out _))
+        {
+            var sseEvent = new ReadOnlySequence<byte>(bytes, (int)found.Start, (int)found.Length);
+            var whole = SseFraming.Classify(sseEvent);
+            var eventLine = Encoding.UTF8.GetString(bytes, (int)found.Start, (int)found.Length).StartsWith("event:", StringComparison.Ordinal);
+            var firstLineEnd = sseEvent.FirstSpan.IndexOfAny((byte)'\r', (byte)'\n');
+            for (var length = 0; length < found.Length; length++)
+            {
+                var head = SseFraming.ClassifyHead(sseEvent.Slice(0, length));
+                Assert.True(head is null || head == whole, $"{file} ({ending}), event at {found.Start}: a head of {length} bytes reads {head}, the whole {whole}");
+                // An event that opens with its event line is named as soon as that line has ended.
+                if (eventLine && length > firstLineEnd) Assert.Equal(whole, head);
+            }
+        }
+    }
+
+    [Fact]
+    public void EventHead_IsNotNamedByDataAlone_NorByAnEventLineStillArriving()
+    {
+        // A later event line would decide the whole event; a line without its end may still grow.
+        Assert.Null(SseFraming.ClassifyHead(new ReadOnlySequence<byte>("data: {\"type\":\"response.output_item.done\"}\n"u8.ToArray())));
+        Assert.Null(SseFraming.ClassifyHead(new ReadOnlySequence<byte>("event: response.output_item.done"u8.ToArray())));
+        Assert.Equal(SseEventKind.Error, SseFraming.ClassifyHead(new ReadOnlySequence<byte>(": hi\nid: 7\nevent: error\ndata: {"u8.ToArray())));
+    }
+
     private static void AssertSameEvents(byte[] bytes, List<(int Start, int Length)> reference, List<FoundEvent> found, long rest, string where)
     {
         var ranges = found.Select(e => ((int)e.Start, (int)e.Length)).ToList();
