@@ -35,10 +35,11 @@ public sealed class FlowingEventTests
 
     private static int[] Reads(int length, int size = ReadSize) => [.. Enumerable.Range(1, (length + size - 1) / size).Select(r => Math.Min(r * size, length))];
 
-    private static (RelayResult Result, PartTakingClient Client) Relay(byte[] stream, int[] reads, Func<int, bool>? flushSucceeds = null)
+    /// <param name="leaveAfter">The client is gone at its first flush once it holds more than this many bytes.</param>
+    private static (RelayResult Result, PartTakingClient Client) Relay(byte[] stream, int[] reads, long leaveAfter = long.MaxValue)
     {
         var upstream = new ReplayUpstream(stream, reads, reads);
-        var client = new PartTakingClient(upstream, flushSucceeds ?? (_ => true));
+        var client = new PartTakingClient(upstream, leaveAfter);
         using var deadline = new UpstreamDeadline(new UpstreamOptions(), new UsageOptions { OnClientAbort = ClientAbortPolicy.Cancel }, TimeProvider.System);
         var pending = SseRelay.RelayAsync(upstream, "text/event-stream", client, deadline, _ => ValueTask.CompletedTask, CancellationToken.None);
         if (!pending.IsCompletedSuccessfully) throw new Xunit.Sdk.XunitException("The relay went asynchronous over a synchronous upstream.");
@@ -88,29 +89,32 @@ public sealed class FlowingEventTests
         Assert.DoesNotContain(client.WriteEnds, writeEnd => writeEnd > start && writeEnd < end);
     }
 
+    /// <summary>The padded event flows, and the client is gone at the first flush that holds any of it.</summary>
+    private static (RelayResult Result, PartTakingClient Client, int Start) LeaveInside(string eventType)
+    {
+        var (stream, start, _) = Padded("text-audio.sse", eventType);
+        var (result, client) = Relay(stream, Reads(stream.Length), leaveAfter: start);
+        return (result, client, start);
+    }
+
     [Fact]
     public void ClientLeavingInsideTheLastItemsDoneEvent_IsReadOnToTheUsage_NotCancelled()
     {
         // Under Cancel, a client gone before the content is complete stops the upstream. One that has begun to receive the
         // last output item (its text and audio) has the answer in hand: leaving there must not make it free.
-        var (stream, start, _) = Padded("text-audio.sse", "response.output_item.done");
-        var reads = Reads(stream.Length);
-        var firstFlowingRead = Array.FindIndex(reads, readEnd => readEnd - start >= SseRelay.FlowFromBytes);
-        var (result, client) = Relay(stream, reads, flush => flush < firstFlowingRead);
+        var (result, client, start) = LeaveInside("response.output_item.done");
 
+        Assert.True(client.Received.Length > start, "the client had received part of the last item before it left");
         Assert.Equal(RelayEnd.ClientGone, result.End);
         Assert.Equal(Fixtures.Expected("text-audio.sse").TotalTokens, result.Terminal!.Usage!.TotalTokens);
-        Assert.True(client.Received.Length > start, "the client had received part of the last item before it left");
     }
 
     [Fact]
     public void ClientLeavingInsideALargeDelta_StillCancels()
     {
-        var (stream, start, _) = Padded("text-audio.sse", "response.output_text.delta");
-        var reads = Reads(stream.Length);
-        var firstFlowingRead = Array.FindIndex(reads, readEnd => readEnd - start >= SseRelay.FlowFromBytes);
-        var (result, _) = Relay(stream, reads, flush => flush < firstFlowingRead);
+        var (result, client, start) = LeaveInside("response.output_text.delta");
 
+        Assert.True(client.Received.Length > start);
         Assert.Equal((RelayEnd.ClientGone, null), (result.End, result.Terminal));
     }
 
@@ -125,11 +129,11 @@ public sealed class FlowingEventTests
         Assert.Equal([.. stream[..cut], .. "\n\n"u8.ToArray()], client.Received);
     }
 
-    /// <summary>A client that takes parts, keeping what it was sent and the read each write came in; its n-th flush fails once <c>flushSucceeds(n)</c> says so.</summary>
-    private sealed class PartTakingClient(ReplayUpstream upstream, Func<int, bool> flushSucceeds) : RelayTarget
+    /// <summary>A client that takes parts, keeping what it was sent and the read each write came in; gone at the first flush holding more than <paramref name="leaveAfter"/> bytes.</summary>
+    private sealed class PartTakingClient(ReplayUpstream upstream, long leaveAfter) : RelayTarget
     {
         private readonly List<(byte[] Bytes, int Read)> _writes = [];
-        private int _flushes;
+        private long _received;
         private bool _gone;
 
         public override bool TakesPartialEvents => true;
@@ -155,11 +159,12 @@ public sealed class FlowingEventTests
         {
             Assert.False(_gone, "written to after the client left");
             _writes.Add((bytes.ToArray(), upstream.Reads - 1));
+            _received += bytes.Length;
         }
 
         public override ValueTask<bool> FlushAsync(CancellationToken cancellationToken)
         {
-            _gone |= !flushSucceeds(_flushes++);
+            _gone |= _received > leaveAfter;
             return new(!_gone);
         }
 
