@@ -43,6 +43,7 @@ public static class SseRelay
         TerminalEvent? terminal = null;
         string? responseId = null;
         SseEventKind? flowing = null; // the kind of the event whose first part went on ahead of its end
+        var held = false; // the event under way was judged and is held to its end
         using var departure = clientGone.UnsafeRegister(static state => ((UpstreamDeadline)state!).ClientLeft(), deadline);
         try
         {
@@ -63,7 +64,7 @@ public static class SseRelay
                     var sseEvent = buffer.Slice(eventStart, length);
                     // The rest of a flowing event is not an event of its own: its kind was settled by its first part.
                     var kind = flowing ?? SseFraming.Classify(sseEvent);
-                    flowing = null;
+                    (flowing, held) = (null, false);
                     if (kind == SseEventKind.CommentOnly && firstEvent == 0) continue; // keep-alives do not count as a first event
 
                     if (firstEvent == 0) firstEvent = await StartAsync(target, contentType, deadline);
@@ -101,12 +102,20 @@ public static class SseRelay
                 if (target.TakesPartialEvents && !gone && scanner.Scanned > 0)
                 {
                     var head = scanner.Scanned;
-                    if (flowing is null && head >= FlowFromBytes && SseFraming.ClassifyHead(buffer.Slice(scanned, head)) is { } headKind && MayFlow(headKind))
+                    // Judged once: asked again on every read, a head with no line end (a data line of megabytes) is searched again each time.
+                    if (flowing is null && !held && head >= FlowFromBytes)
                     {
-                        if (firstEvent == 0) firstEvent = await StartAsync(target, contentType, deadline);
-                        // The client may now hold the last item's content: leaving before its end must not make it free.
-                        if (headKind == SseEventKind.OutputItemDone && openItems <= 1) deadline.MarkContentComplete();
-                        flowing = headKind;
+                        if (SseFraming.ClassifyHead(buffer.Slice(scanned, head)) is { } headKind && MayFlow(headKind))
+                        {
+                            if (firstEvent == 0) firstEvent = await StartAsync(target, contentType, deadline);
+                            // The client may now hold the last item's content: leaving before its end must not make it free.
+                            if (headKind == SseEventKind.OutputItemDone && openItems <= 1) deadline.MarkContentComplete();
+                            flowing = headKind;
+                        }
+                        else
+                        {
+                            held = true;
+                        }
                     }
                     if (flowing is { } flowingKind)
                     {

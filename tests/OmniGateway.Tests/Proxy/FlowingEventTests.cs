@@ -89,6 +89,24 @@ public sealed class FlowingEventTests
         Assert.DoesNotContain(client.WriteEnds, writeEnd => writeEnd > start && writeEnd < end);
     }
 
+    [Fact]
+    public void AnEventJudgedBeforeItsEventLineHasArrived_IsHeldToItsEnd()
+    {
+        // Judged once, when FlowFromBytes of it is in: a head that was searched and held no event line is not searched
+        // again on every read (a data line of megabytes has no line end to find). Here a long comment comes first.
+        var text = Encoding.UTF8.GetString(Fixtures.Bytes("text-audio.sse"));
+        var start = text.IndexOf("event: response.output_text.delta", StringComparison.Ordinal);
+        text = text.Insert(start, ":" + new string('x', 2 * SseRelay.FlowFromBytes) + "\n");
+        var (from, end) = (Encoding.UTF8.GetByteCount(text[..start]), Encoding.UTF8.GetByteCount(text[..(text.IndexOf("\n\n", start, StringComparison.Ordinal) + 2)]));
+        var stream = Encoding.UTF8.GetBytes(text);
+        // A read ends just after the event line: asked again then, the head would be named, and flow.
+        var afterEventLine = Array.IndexOf(stream, (byte)'\n', Array.IndexOf(stream, (byte)'\n', from) + 1) + 8;
+        var (_, client) = Relay(stream, [.. Reads(stream.Length).Append(afterEventLine).Order()]);
+
+        Assert.Equal(stream, client.Received);
+        Assert.DoesNotContain(client.WriteEnds, writeEnd => writeEnd > from && writeEnd < end);
+    }
+
     /// <summary>The padded event flows, and the client is gone at the first flush that holds any of it.</summary>
     private static (RelayResult Result, PartTakingClient Client, int Start) LeaveInside(string eventType)
     {
