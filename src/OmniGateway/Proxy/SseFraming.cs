@@ -129,16 +129,12 @@ public static class SseFraming
     public static SseEventKind? ClassifyHead(in ReadOnlySequence<byte> head)
     {
         var reader = new SequenceReader<byte>(head);
-        var lineStart = reader.Position;
-        while (reader.TryAdvanceToAny("\r\n"u8, advancePastDelimiter: false))
+        // An unterminated last line may still grow: it settles nothing.
+        while (TryReadLine(ref reader, out var line, endedOnly: true))
         {
-            var line = head.Slice(lineStart, reader.Position);
-            reader.TryRead(out var terminator);
-            if (terminator == (byte)'\r') reader.IsNext((byte)'\n', advancePast: true);
-            lineStart = reader.Position;
             if (TryFieldValue(line, "event"u8, out var eventType)) return KindOfType(eventType);
         }
-        return null; // an unterminated last line may still grow: it settles nothing
+        return null;
     }
 
     public static SseEventKind KindOfType(in ReadOnlySequence<byte> type)
@@ -190,12 +186,14 @@ public static class SseFraming
         return false;
     }
 
-    private static bool TryReadLine(ref SequenceReader<byte> reader, out ReadOnlySequence<byte> line)
+    /// <param name="endedOnly">A last line with no line end is not read (false), rather than read as a line.</param>
+    private static bool TryReadLine(ref SequenceReader<byte> reader, out ReadOnlySequence<byte> line, bool endedOnly = false)
     {
         if (reader.End) { line = default; return false; }
         var start = reader.Position;
         if (!reader.TryAdvanceToAny("\r\n"u8, advancePastDelimiter: false))
         {
+            if (endedOnly) { line = default; return false; }
             line = reader.Sequence.Slice(start);
             reader.AdvanceToEnd();
             return true;

@@ -99,7 +99,7 @@ public static class SseRelay
                 }
 
                 // The event under way, when it is large and of a kind that needs no reading: what cannot hold its end goes on.
-                if (target.TakesPartialEvents && !gone && scanner.Scanned > 0)
+                if (scanner.Scanned > 0 && target.TakesPartialEvents && !gone)
                 {
                     var head = scanner.Scanned;
                     // Judged once: asked again on every read, a head with no line end (a data line of megabytes) is searched again each time.

@@ -54,7 +54,7 @@ public static class RequestBodyReader
 
         // A known small body gets a buffer of its size (+1 to see the end); anything else starts small and grows (QuadrupleFromBytes).
         // A claimed length only caps the growth (its last step), never sizes a buffer before the bytes arrive.
-        var cap = (int)Math.Min(claimed is { } claimedBytes ? claimedBytes + 1 : maxBytes + 1, maxBytes + 1);
+        var cap = (int)((claimed ?? maxBytes) + 1); // a claim past maxBytes was refused above
         var held = Math.Min(cap, InitialBufferBytes);
         var taken = budget.Take(held);
         if (taken != BufferTake.Taken) return Busy(taken, budget);
