@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using OmniGateway.Observability;
+using OmniGateway.Usage;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
 using Serilog.Parsing;
@@ -28,11 +29,8 @@ public class LogLineBenchmarks : IDisposable
         var trace = ActivityTraceId.CreateRandom();
         var span = ActivitySpanId.CreateRandom();
         var now = DateTimeOffset.UtcNow;
-        var context = new ScalarValue("OmniGateway.Usage.UsageRecorder");
-        _usage = LogEvent.UnstableAssembleFromParts(now, LogEventLevel.Information, null,
-            Parser.Parse("UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} " +
-                         "ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} " +
-                         "cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}"),
+        // The production lines' templates and events; the values are a bench stream's.
+        _usage = LogEvent.UnstableAssembleFromParts(now, LogEventLevel.Information, null, Parser.Parse(UsageRecorder.UsageRecordedTemplate),
             new Dictionary<string, LogEventPropertyValue>
             {
                 ["RequestId"] = new ScalarValue("req_9eee1df91fbe4e1ba624333403b55935"), ["TenantId"] = new ScalarValue("bench"),
@@ -41,18 +39,18 @@ public class LogLineBenchmarks : IDisposable
                 ["DurationMs"] = new ScalarValue(3.4654), ["Outcome"] = new ScalarValue("completed"), ["UpstreamResponseId"] = new ScalarValue("resp_bench"),
                 ["InputTokens"] = new ScalarValue(879L), ["CachedTokens"] = new ScalarValue(0L), ["OutputTokens"] = new ScalarValue(1889L),
                 ["ReasoningTokens"] = new ScalarValue(0L), ["TotalTokens"] = new ScalarValue(2768L),
-                ["EventId"] = new StructureValue([new LogEventProperty("Id", new ScalarValue(7000)), new LogEventProperty("Name", new ScalarValue("UsageRecorded"))]),
-                ["SourceContext"] = context, ["ConnectionId"] = new ScalarValue("0HNQHAJPACNK1"),
+                ["EventId"] = CallLogLine.EventIdValue(UsageRecorder.UsageRecordedEvent),
+                ["SourceContext"] = new ScalarValue(typeof(UsageRecorder).FullName), ["ConnectionId"] = new ScalarValue("0HNQHAJPACNK1"),
             }, trace, span);
         _access = LogEvent.UnstableAssembleFromParts(now, LogEventLevel.Information, null,
-            Parser.Parse("{Method} {Path} {StatusCode} in {DurationMs:0.0} ms request {RequestId} trace {TraceId} tenant {TenantId} client aborted {ClientAborted}"),
+            Parser.Parse(AccessLogMiddleware.Template),
             new Dictionary<string, LogEventPropertyValue>
             {
                 ["Method"] = new ScalarValue("POST"), ["Path"] = new ScalarValue("/v1/responses"), ["StatusCode"] = new ScalarValue(200),
                 ["DurationMs"] = new ScalarValue(8.2934), ["RequestId"] = new ScalarValue("req_9eee1df91fbe4e1ba624333403b55935"),
                 ["TraceId"] = new ScalarValue(trace.ToHexString()), ["TenantId"] = new ScalarValue("bench"), ["ClientAborted"] = new ScalarValue(false),
-                ["EventId"] = new StructureValue([new LogEventProperty("Id", new ScalarValue(200)), new LogEventProperty("Name", new ScalarValue("AccessLog"))]),
-                ["SourceContext"] = new ScalarValue("OmniGateway.Observability.AccessLogMiddleware"), ["ConnectionId"] = new ScalarValue("0HNQHAJPACNK1"),
+                ["EventId"] = CallLogLine.EventIdValue(AccessLogMiddleware.AccessLogEvent),
+                ["SourceContext"] = new ScalarValue(typeof(AccessLogMiddleware).FullName), ["ConnectionId"] = new ScalarValue("0HNQHAJPACNK1"),
             }, trace, span);
     }
 

@@ -38,8 +38,7 @@ public sealed class CallLogLine
         _reuse = sinks?.FormatBeforeReturning ?? false;
         _logger = logger.ForContext(Constants.SourceContextPropertyName, category);
         _template = Parser.Parse(template);
-        // As the bridge builds it (EventIdPropertyCache): Id, then Name.
-        _eventId = new StructureValue([new LogEventProperty("Id", new ScalarValue(eventId.Id)), new LogEventProperty("Name", new ScalarValue(eventId.Name))]);
+        _eventId = EventIdValue(eventId);
         // The template's properties, EventId and SourceContext: room for all without a resize.
         _capacity = _template.Tokens.OfType<PropertyToken>().Select(p => p.PropertyName).Distinct().Count() + 2;
     }
@@ -69,6 +68,10 @@ public sealed class CallLogLine
         properties.Clear();
         _spare = properties;
     }
+
+    /// <summary>The <c>EventId</c> property as the bridge builds it (EventIdPropertyCache): Id, then Name.</summary>
+    public static StructureValue EventIdValue(EventId eventId) =>
+        new([new LogEventProperty("Id", new ScalarValue(eventId.Id)), new LogEventProperty("Name", new ScalarValue(eventId.Name))]);
 
     /// <summary>A property value as the bridge makes it for a scalar (string, number, bool, time or null).</summary>
     public static ScalarValue Scalar(object? value) => value is null ? Null : new ScalarValue(value);

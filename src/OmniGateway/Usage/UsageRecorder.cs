@@ -9,9 +9,13 @@ namespace OmniGateway.Usage;
 public sealed partial class UsageRecorder(IUsageLedger ledger, ILogger<UsageRecorder> logger, IHostApplicationLifetime lifetime,
     RateLimiting.TenantAdmission admission, Serilog.ILogger serilog, Observability.CallLogSinks sinks)
 {
+    /// <summary>The call's usage line: its event and template (bench/'s LogLineBenchmarks formats lines of it).</summary>
+    internal static readonly EventId UsageRecordedEvent = new(7000, "UsageRecorded");
+    internal const string UsageRecordedTemplate =
+        "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}";
+
     // Once per call: written straight to Serilog (Observability/CallLogLine says why), fields as [LoggerMessage] wrote them.
-    private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, new EventId(7000, "UsageRecorded"),
-        "UsageRecorded {RequestId} tenant {TenantId} key {KeyId} model {Model} voice {Voice} modalities {Modalities} started {StartTime} ttfb {TimeToFirstByteMs} ms duration {DurationMs} ms outcome {Outcome} response {UpstreamResponseId} tokens in {InputTokens} cached {CachedTokens} out {OutputTokens} reasoning {ReasoningTokens} total {TotalTokens}", sinks);
+    private readonly Observability.CallLogLine _usageRecorded = new(serilog, typeof(UsageRecorder).FullName!, UsageRecordedEvent, UsageRecordedTemplate, sinks);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // awaited once (relay or forwarder); the box is reused by the next call
     public async ValueTask RecordAsync(UsageRecord record)
