@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using OmniGateway.Catalog;
+using OmniGateway.Validation;
 
 namespace OmniGateway.RateLimiting;
 
@@ -18,7 +19,10 @@ namespace OmniGateway.RateLimiting;
 /// </summary>
 public static class InputEstimate
 {
-    public static long Tokens(JsonElement root, int bodyLength, InputEstimateOptions rates)
+    public static long Tokens(JsonElement root, int bodyLength, InputEstimateOptions rates) => Tokens(root, bodyLength, rates, default);
+
+    /// <param name="facts">Where a streamed body's skeleton was parsed: the payloads' lengths as sent.</param>
+    internal static long Tokens(JsonElement root, int bodyLength, InputEstimateOptions rates, in ScanFacts facts)
     {
         var media = new MediaBytes();
         if (root.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Array)
@@ -27,7 +31,7 @@ public static class InputEstimate
             {
                 if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("content", out var content)
                     || content.ValueKind != JsonValueKind.Array) continue;
-                foreach (var part in content.EnumerateArray()) media.Add(part);
+                foreach (var part in content.EnumerateArray()) media.Add(part, facts);
             }
         }
         var textBytes = Math.Max(0, bodyLength - media.Inline);
@@ -43,27 +47,27 @@ public static class InputEstimate
         public long Audio, Image, Video, UrlParts;
         public readonly long Inline => Audio + Image + Video;
 
-        public void Add(JsonElement part)
+        public void Add(JsonElement part, in ScanFacts facts)
         {
             if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String) return;
             if (type.ValueEquals("input_audio"u8))
             {
                 if (part.TryGetProperty("input_audio", out var audio) && audio.ValueKind == JsonValueKind.Object && audio.TryGetProperty("data", out var data))
-                    Count(data, ref Audio);
+                    Count(data, ref Audio, facts);
             }
-            else if (type.ValueEquals("image_url"u8) || type.ValueEquals("input_image"u8)) Count(Payload(part, "image_url"), ref Image);
-            else if (type.ValueEquals("video_url"u8)) Count(Payload(part, "video_url"), ref Video);
+            else if (type.ValueEquals("image_url"u8) || type.ValueEquals("input_image"u8)) Count(Payload(part, "image_url"), ref Image, facts);
+            else if (type.ValueEquals("video_url"u8)) Count(Payload(part, "video_url"), ref Video, facts);
         }
 
         private static JsonElement Payload(JsonElement part, string field) =>
             part.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.Object && value.TryGetProperty("url", out var url) ? url : value;
 
-        private void Count(JsonElement payload, ref long inlineBytes)
+        private void Count(JsonElement payload, ref long inlineBytes, in ScanFacts facts)
         {
             if (payload.ValueKind != JsonValueKind.String) return;
             var raw = JsonMarshal.GetRawUtf8Value(payload);
             if (raw.Length > 9 && (raw[1..9].StartsWith("http://"u8) || raw[1..9].StartsWith("https://"u8) || raw[1..9].StartsWith("HTTP"u8))) UrlParts++;
-            else inlineBytes += raw.Length;
+            else inlineBytes += facts.Length(raw);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 
 namespace OmniGateway.Validation;
 
@@ -9,9 +8,10 @@ namespace OmniGateway.Validation;
 /// each member of the top-level object, and one the enricher never rewrites (<see cref="RequestEnricher.Rewrites"/>,
 /// and no escape in its name) is forwardable from its first byte, up to where the scan has got. The scan follows
 /// structure (strings, nesting, separators), and on the way settles what step 4 would otherwise search the whole body
-/// for again: UTF-8 validity, whether any string holds an escape, and the base64 of long payloads. The parser still
-/// judges the whole body once it is in. Where the scan sees what JSON does not allow it stops, and nothing after that
-/// point is forwarded.
+/// for again: UTF-8 validity, whether any string holds an escape, and which bytes of the long payloads in <c>input</c>
+/// are base64 alphabet only, which step 4 then leaves out of what it parses (<see cref="BodySkeleton"/>). The parser
+/// still judges the whole rest of the body once it is in. Where the scan sees what JSON does not allow it stops, and
+/// nothing after that point is forwarded.
 /// </summary>
 public sealed class ForwardableMembers
 {
@@ -29,6 +29,7 @@ public sealed class ForwardableMembers
     private static readonly SearchValues<byte> NestedStops = SearchValues.Create("\"{}[]/'"u8);
     private static readonly SearchValues<byte> ScalarStops = SearchValues.Create(",} \t\r\n\"{}[]:/'"u8);
     private static readonly SearchValues<byte> Whitespace = SearchValues.Create(" \t\r\n"u8);
+    private static readonly SearchValues<byte> Base64Alphabet = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"u8);
 
     private readonly List<Segment> _segments = [];
     private State _state;
@@ -38,9 +39,10 @@ public sealed class ForwardableMembers
     private ulong _arrays; // bit n: nesting level n+1 is an array (else an object)
     private int _nesting;
     private bool _sawEscape;
-    private readonly List<(int From, int End)> _validBase64 = [];
-    private int _stringStart, _base64From, _base64Checked; // the value string being scanned; _base64From -1: not known yet
-    private bool _base64Broken;
+    private readonly List<(int From, int Length, int Close)> _alphabetRuns = []; // Close: the string's closing quote
+    private bool _inInput; // the member being scanned is "input", and forwarded
+    private int _stringStart, _base64From, _base64Checked; // the string being scanned; _base64From -1: not known yet
+    private bool _base64Broken, _stringEscaped;
     private int _utf8Checked, _length;
     private bool _utf8Invalid;
 
@@ -62,16 +64,21 @@ public sealed class ForwardableMembers
     public bool KnownValidUtf8 => !_utf8Invalid && _utf8Checked == _length;
 
     /// <summary>
-    /// Whether <paramref name="length"/> bytes at <paramref name="offset"/> are the base64 of a string value (all of it, or
-    /// what follows a <c>data:…,</c> header) that the scan found valid as it arrived, as <see cref="Base64.IsValid(ReadOnlySpan{byte})"/> would.
+    /// What <see cref="BodySkeleton"/> may leave out of <paramref name="body"/> (the whole body, once it is in): in each
+    /// string value of <c>input</c> without an escape, whole 4-byte groups of base64 alphabet only, after the payload's
+    /// first <see cref="KeptHeadBytes"/> and before its last group (which may carry padding), where they are at least
+    /// <see cref="LeftOutFromBytes"/>. Member names are never left out (two could become one).
     /// </summary>
-    public bool ValidBase64(int offset, int length)
+    public IEnumerable<(int From, int Length)> AlphabetRuns(ReadOnlySpan<byte> body)
     {
-        foreach (var (from, end) in _validBase64)
+        List<(int From, int Length)>? runs = null;
+        foreach (var (from, length, close) in _alphabetRuns)
         {
-            if (from == offset && end - from == length) return true;
+            var next = SkipWhitespace(body, close + 1);
+            if (next < body.Length && body[next] == ':') continue; // a name in a nested object
+            (runs ??= []).Add((from, length));
         }
-        return false;
+        return runs ?? [];
     }
 
     /// <summary>The scan read the whole object and no string in it holds a backslash: no escape to decode or check.</summary>
@@ -135,10 +142,13 @@ public sealed class ForwardableMembers
                         break;
                     }
                     // While this member lasts, LastIsOpen says whether it is forwarded.
-                    if (!_nameEscaped && !RequestEnricher.Rewrites(body[(_nameStart + 1)..(_nameEnd - 1)], first))
+                    var name = body[(_nameStart + 1)..(_nameEnd - 1)];
+                    _inInput = false;
+                    if (!_nameEscaped && !RequestEnricher.Rewrites(name, first))
                     {
                         _segments.Add(new Segment(_nameStart, _nameEnd, i));
                         LastIsOpen = true;
+                        _inInput = name.SequenceEqual("input"u8); // where the payloads are, and only forwarded there
                     }
                     if (first == '"')
                     {
@@ -231,41 +241,45 @@ public sealed class ForwardableMembers
     /// </summary>
     private void Stop() => _state = State.Stopped;
 
-    /// <summary>Strings shorter than this are not tracked for <see cref="ValidBase64"/>: checking them again costs nothing.</summary>
-    private const int TrackedBase64Bytes = 4096;
+    /// <summary>The first bytes of a payload's base64 always parsed: the rules decode the first 24 for its container signature.</summary>
+    public const int KeptHeadBytes = 64;
 
-    private void BeginString(int contentStart) => (_stringStart, _base64From, _base64Checked, _base64Broken) = (contentStart, -1, contentStart, false);
+    /// <summary>Runs shorter than this are parsed with the rest: leaving them out would save less than it costs.</summary>
+    public const int LeftOutFromBytes = 4096;
 
-    /// <summary>A value string, as <see cref="ScanString"/>, with its base64 checked as far as it has arrived.</summary>
+    private void BeginString(int contentStart) =>
+        (_stringStart, _base64From, _base64Checked, _base64Broken, _stringEscaped) = (contentStart, -1, contentStart, !_inInput, false);
+
+    /// <summary>A string inside a member's value, as <see cref="ScanString"/>, its base64 alphabet followed as far as it has arrived.</summary>
     private bool ScanValueString(ReadOnlySpan<byte> body, ref int i)
     {
         var escaped = false;
         var closed = ScanString(body, ref i, ref escaped);
-        if (escaped) _base64Broken = true; // escaped base64 is decoded and checked by the rules
-        CheckBase64(body, closed ? i - 1 : i, closed);
+        if (escaped) _base64Broken = _stringEscaped = true; // escaped base64 is decoded by the rules, and its length with it
+        if (!_base64Broken) CheckBase64(body, closed ? i - 1 : i);
+        if (closed && !_stringEscaped && _base64From >= 0 && _base64Checked - _base64From - KeptHeadBytes >= LeftOutFromBytes)
+            _alphabetRuns.Add((_base64From + KeptHeadBytes, _base64Checked - _base64From - KeptHeadBytes, i - 1));
         return closed;
     }
 
     /// <summary>
-    /// Base64 validity of the string so far, in whole 4-byte groups (the last group held back: it may carry padding). Valid
-    /// groups before a valid final group are valid base64 as a whole; whitespace or padding mid-way (which
-    /// <see cref="Base64.IsValid(ReadOnlySpan{byte})"/> judges on the whole) leaves the string unknown, for the rules to check.
+    /// How far the string's base64 (all of it, or what follows a <c>data:…,</c> header) is alphabet only, in whole 4-byte
+    /// groups from its start; the last group is held back (it may carry padding). The first byte outside the alphabet
+    /// (padding, whitespace, anything else) ends the run: what follows is the rules' to judge, parsed with the rest.
     /// </summary>
-    private void CheckBase64(ReadOnlySpan<byte> body, int contentEnd, bool closed)
+    private void CheckBase64(ReadOnlySpan<byte> body, int contentEnd)
     {
-        if (_base64Broken) return;
         if (_base64From < 0)
         {
             var content = body[_stringStart..contentEnd];
-            if (content.Length < 5 && !closed) return; // not yet known whether a data: header comes first
-            if (content.Length >= 5 && System.Text.Ascii.EqualsIgnoreCase(content[..5], "data:"u8))
+            if (content.Length < 5) return; // not yet known whether a data: header comes first (and too short to matter)
+            if (System.Text.Ascii.EqualsIgnoreCase(content[..5], "data:"u8))
             {
                 // The base64 starts after the first comma, as InlineMedia.Classify reads it; searched once, not per read.
                 var comma = body[_base64Checked..contentEnd].IndexOf((byte)',');
                 if (comma < 0)
                 {
                     _base64Checked = contentEnd;
-                    _base64Broken = closed;
                     return;
                 }
                 _base64From = _base64Checked = _base64Checked + comma + 1;
@@ -275,19 +289,16 @@ public sealed class ForwardableMembers
                 _base64From = _base64Checked = _stringStart;
             }
         }
-        if (!closed)
+        var upTo = _base64From + Math.Max(0, contentEnd - 4 - _base64From) / 4 * 4;
+        if (upTo <= _base64Checked) return;
+        var outside = body[_base64Checked..upTo].IndexOfAnyExcept(Base64Alphabet);
+        if (outside < 0)
         {
-            var upTo = _base64From + Math.Max(0, contentEnd - 4 - _base64From) / 4 * 4;
-            if (upTo <= _base64Checked) return;
-            var run = body[_base64Checked..upTo];
-            if (Base64.IsValid(run, out var decoded) && decoded == run.Length / 4 * 3) _base64Checked = upTo;
-            else _base64Broken = true;
+            _base64Checked = upTo;
             return;
         }
-        if (contentEnd - _base64From < TrackedBase64Bytes) return;
-        var rest = body[_base64Checked..contentEnd];
-        var bytesBefore = (_base64Checked - _base64From) / 4 * 3;
-        if (rest.Length > 0 ? Base64.IsValid(rest) : bytesBefore > 0) _validBase64.Add((_base64From, contentEnd));
+        _base64Checked += outside / 4 * 4;
+        _base64Broken = true;
     }
 
     /// <summary>Inside a string, after its opening quote: true with <paramref name="i"/> past the closing quote; false when the bytes so far end first.</summary>

@@ -11,7 +11,7 @@ internal static class MessageRules
     [Flags]
     private enum Modality { None = 0, Audio = 1, Image = 2, Video = 4 }
 
-    /// <param name="facts">What a streamed body's scan already checked (payloads free of escapes, base64 found valid); default: nothing.</param>
+    /// <param name="facts">What a streamed body's scan already settled (payloads free of escapes, lengths a skeleton left out); default: nothing.</param>
     public static GatewayError? Validate(JsonElement message, string path, ServedModel model, in ScanFacts facts = default)
     {
         if (message.ValueKind != JsonValueKind.Object)
@@ -114,10 +114,11 @@ internal static class MessageRules
         }
         if (audioFormat is null && !utf8.StartsWith("data:"u8) && !utf8.StartsWith("DATA:"u8))
             return GatewayErrors.BadRequest("invalid_url", "Image and video must be an absolute http(s) URL or a data:<mime>;base64,… URI.", param);
-        if (base64.Length >= model.Options.MaxInlineBase64Bytes)
+        var base64Length = facts.Length(base64); // a streamed body's skeleton holds less of it than was sent
+        if (base64Length >= model.Options.MaxInlineBase64Bytes)
             return GatewayErrors.TooLarge("inline_media_too_large",
-                $"Inline base64 media must be under {model.Options.MaxInlineBase64Bytes} bytes of base64 text (this one is {base64.Length}). Host the file and send its http(s) URL instead.", param);
-        if (!facts.KnownValidBase64(base64) && !InlineMedia.IsValidBase64(base64)) // a streamed body's were checked as they arrived
+                $"Inline base64 media must be under {model.Options.MaxInlineBase64Bytes} bytes of base64 text (this one is {base64Length}). Host the file and send its http(s) URL instead.", param);
+        if (!InlineMedia.IsValidBase64(base64))
             return GatewayErrors.BadRequest("invalid_base64", "The inline media is not valid base64. Send standard base64 (optionally as data:<mime>;base64,…) or an http(s) URL.", param);
         if (audioFormat is not null)
         {

@@ -25,12 +25,18 @@ public sealed class RequestValidator(ModelCatalog catalog)
         // long after parsing, and such bytes must not be forwarded either. One vectorised pass settles it.
         if (forwarded is not { KnownValidUtf8: true } && !System.Text.Unicode.Utf8.IsValid(body.Span))
             return GatewayErrors.BadRequest("invalid_json", "The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
+        // The members sent ahead count only where the scan followed them to a member boundary: the rest is then written
+        // from the document, and the payload bytes the scan checked are left out of what is parsed (BodySkeleton), so what
+        // is left to do after a 9 MiB body's last byte is parsing the rest of it.
+        var sentAhead = forwarded is { EndsOnMemberBoundary: true } ? forwarded : null;
+        using var skeleton = sentAhead is null ? null : BodySkeleton.Of(body.Span, sentAhead);
+        var parsed = skeleton?.Memory ?? body;
         JsonDocument document;
         try
         {
             // Duplicates refused: rules read one "input" (the last), the upstream's parser might read the
             // other, and both would be forwarded — a way round every rule.
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
+            document = JsonDocument.Parse(parsed, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
         }
         catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
@@ -44,7 +50,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
                 return GatewayErrors.BadRequest("invalid_json",
                     "The request body holds a \\u escape that is not text (a lone UTF-16 surrogate such as \\ud800). Send valid Unicode.");
             if (MemberNames.Check(document.RootElement) is { } caseTwin) return caseTwin;
-            return Validate(document.RootElement, tenant, body.Span, tagsHeader, forwarded is { EndsOnMemberBoundary: true } ? forwarded : null);
+            return Validate(document.RootElement, tenant, body.Span, tagsHeader, sentAhead, new ScanFacts(sentAhead, skeleton));
         }
     }
 
@@ -90,7 +96,9 @@ public sealed class RequestValidator(ModelCatalog catalog)
         }
     }
 
-    private Refusable<ValidatedRequest> Validate(JsonElement root, TenantContext tenant, ReadOnlySpan<byte> body, string? tagsHeader, ForwardableMembers? forwarded)
+    /// <param name="body">The body as sent (the document may have been parsed from its skeleton: <paramref name="facts"/>).</param>
+    private Refusable<ValidatedRequest> Validate(JsonElement root, TenantContext tenant, ReadOnlySpan<byte> body, string? tagsHeader, ForwardableMembers? forwarded,
+        in ScanFacts facts)
     {
         var bodyLength = body.Length;
         if (root.ValueKind != JsonValueKind.Object)
@@ -111,7 +119,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
             return GatewayErrors.BadRequest("model_not_allowed",
                 $"Your tenant may not use model '{model.Id}'. Allowed: {string.Join(", ", tenant.AllowedModels)}.", "model");
 
-        if (ValidateInput(root, model, new ScanFacts(body, forwarded)) is { } inputError) return inputError;
+        if (ValidateInput(root, model, facts) is { } inputError) return inputError;
 
         var (tags, tagError) = Usage.RecordTags.Read(root, tagsHeader);
         if (tagError is not null) return tagError;
@@ -195,7 +203,7 @@ public sealed class RequestValidator(ModelCatalog catalog)
         return new ValidatedRequest(model, clientWantsStream, wantsAudio, voice, wantsAudio ? "text,audio" : "text", upstreamBody.Memory)
         {
             BodyBuffer = upstreamBody,
-            InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate),
+            InputTokenEstimate = RateLimiting.InputEstimate.Tokens(root, bodyLength, model.Options.InputEstimate, facts),
             MaxOutputTokens = maxOutputTokens,
             MaxOutputTokensSlot = maxOutputSlot,
             UpstreamBodyIsRest = forwarded is not null,

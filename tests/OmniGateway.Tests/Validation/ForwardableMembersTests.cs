@@ -480,12 +480,14 @@ public sealed class ForwardableMembersTests
         }
     }
 
-    // ---- base64 checked as it arrives ----
+    // ---- payload bytes checked as they arrive, left out of what step 4 parses ----
+
+    private const string AudioPrefix = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"";
 
     /// <summary>A body with one inline audio payload; returns where its base64 starts and how long it is.</summary>
     private static (byte[] Body, int From, int Length) AudioBody(string payload, bool dataUri = true)
     {
-        var prefix = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"" + (dataUri ? "data:audio/wav;base64," : "");
+        var prefix = AudioPrefix + (dataUri ? "data:audio/wav;base64," : "");
         var body = Encoding.UTF8.GetBytes(prefix + payload + "\",\"format\":\"wav\"}}]}],\"stream\":true}");
         return (body, Encoding.UTF8.GetByteCount(prefix), Encoding.UTF8.GetByteCount(payload));
     }
@@ -497,68 +499,112 @@ public sealed class ForwardableMembersTests
         return Convert.ToBase64String(data);
     }
 
+    private static bool IsAlphabet(byte b) => b is >= (byte)'A' and <= (byte)'Z' or >= (byte)'a' and <= (byte)'z' or >= (byte)'0' and <= (byte)'9' or (byte)'+' or (byte)'/';
+
     [Theory]
     [InlineData(6000, true)] // no padding
     [InlineData(6001, true)] // "=="
     [InlineData(6002, false)] // "=", bare base64 without a data: header
-    public void ValidBase64_ALongValidPayload_IsKnownValid_HoweverItArrives(int bytes, bool dataUri)
+    public void AlphabetRuns_ALongPayloadInInput_RunsFromAfterItsHeadToBeforeItsLastGroup_HoweverItArrives(int bytes, bool dataUri)
     {
         var (body, from, length) = AudioBody(ValidBase64Text(bytes, bytes), dataUri);
+        var lastGroup = from + (length - 4) / 4 * 4; // may carry padding: always parsed
         var random = new Random(bytes);
         foreach (var lengths in new[] { new[] { body.Length }, RandomCuts(body.Length, random), RandomCuts(body.Length, random), [.. Enumerable.Range(1, body.Length)] })
         {
-            var members = Feed(body, lengths).Members;
-            Assert.True(members.ValidBase64(from, length));
-            Assert.True(System.Buffers.Text.Base64.IsValid(body.AsSpan(from, length)));
-            Assert.False(members.ValidBase64(from + 1, length - 1));
+            var run = Assert.Single(Feed(body, lengths).Members.AlphabetRuns(body));
+            Assert.Equal((from + ForwardableMembers.KeptHeadBytes, lastGroup - from - ForwardableMembers.KeptHeadBytes), run);
         }
     }
 
-    public static TheoryData<string, int> BrokenBase64 => new()
+    public static TheoryData<string, int> NotAlphabet => new()
     {
-        { "*", 100 }, { "*", 5000 }, { "*", -1 }, // a byte outside the alphabet early, mid-way, last
-        { "=", 2000 }, // padding mid-way
-        { "\\/", 4000 }, // an escape: the rules decode it
-        { "A", -1 }, // one byte too many: not whole groups
+        { "*", 5000 }, { "*", 5001 }, { "*", 5003 }, // a byte outside the alphabet, at each place in a group
+        { "=", 6000 }, // padding mid-way
+        { " ", 7000 }, { "\n", 7000 }, // whitespace, which Base64.IsValid skips and JSON refuses raw in a string
+        { "\"", 6000 }, // the string ends early: what follows is JSON for the parser to judge
     };
 
-    [Theory, MemberData(nameof(BrokenBase64))]
-    public void ValidBase64_APayloadNotPlainValidBase64_IsNeverKnownValid(string insert, int at)
+    [Theory, MemberData(nameof(NotAlphabet))]
+    public void AlphabetRuns_EndAtTheGroupHoldingTheFirstByteOutsideTheAlphabet(string insert, int at)
     {
-        var text = ValidBase64Text(6000, 3);
-        text = at < 0 ? text + insert : text.Insert(at, insert);
-        var (body, from, length) = AudioBody(text);
+        var text = ValidBase64Text(7500, 3).Insert(at, insert);
+        var (body, from, _) = AudioBody(text);
+        // A string that ends there keeps its last group back, as any string does (it may carry padding).
+        var end = insert == "\"" ? (at - 4) / 4 * 4 : at / 4 * 4;
         var random = new Random(at);
         foreach (var lengths in new[] { new[] { body.Length }, RandomCuts(body.Length, random), [.. Enumerable.Range(1, body.Length)] })
         {
-            var members = Feed(body, lengths).Members;
-            Assert.False(members.ValidBase64(from, length), $"'{insert}' at {at}");
+            var run = Assert.Single(Feed(body, lengths).Members.AlphabetRuns(body));
+            Assert.Equal((from + ForwardableMembers.KeptHeadBytes, end - ForwardableMembers.KeptHeadBytes), run);
         }
     }
 
-    [Fact]
-    public void ValidBase64_RandomPayloads_KnownValidOnlyWhereBase64IsValidSaysSo()
+    public static TheoryData<string, string> NoRuns => new()
     {
-        var random = new Random(20261203);
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= -_*";
+        // An escape anywhere in the string: the rules decode it, and measure it decoded.
+        { "escaped", AudioPrefix + ValidBase64Text(6000, 1).Insert(7000, "\\/") + "\",\"format\":\"wav\"}}]}]}" },
+        // Too short to be worth leaving out: 300 bytes, and a first byte outside the alphabet early on.
+        { "short", AudioPrefix + ValidBase64Text(300, 1) + "\",\"format\":\"wav\"}}]}]}" },
+        { "early", AudioPrefix + ValidBase64Text(6000, 1).Insert(1000, "*") + "\",\"format\":\"wav\"}}]}]}" },
+        // Outside input: no rule reads these, and tags are measured by what they hold.
+        { "metadata", "{\"model\":\"m\",\"metadata\":{\"t\":\"" + ValidBase64Text(6000, 1) + "\"},\"input\":[]}" },
+        { "unknown member", "{\"model\":\"m\",\"x\":[\"" + ValidBase64Text(6000, 1) + "\"],\"input\":[]}" },
+        // A string input is rewritten, not forwarded; a member name inside input is a name, however long.
+        { "string input", "{\"model\":\"m\",\"input\":\"" + ValidBase64Text(6000, 1) + "\"}" },
+        { "name", "{\"model\":\"m\",\"input\":[{\"" + ValidBase64Text(6000, 1) + "\" :1}]}" },
+        // An escaped name that reads "input" is not sent ahead.
+        { "escaped input name", "{\"model\":\"m\",\"\\u0069nput\":[\"" + ValidBase64Text(6000, 1) + "\"]}" },
+        // Never closed: the parser refuses it.
+        { "unclosed", AudioPrefix + ValidBase64Text(6000, 1) },
+    };
+
+    [Theory, MemberData(nameof(NoRuns))]
+    public void AlphabetRuns_None_WhereLeavingBytesOutCouldChangeAVerdict(string label, string text)
+    {
+        var body = Encoding.UTF8.GetBytes(text);
+        foreach (var lengths in new[] { new[] { body.Length }, RandomCuts(body.Length, new Random(label.Length)) })
+            Assert.Empty(Feed(body, lengths, label).Members.AlphabetRuns(body));
+    }
+
+    [Fact]
+    public void AlphabetRuns_RandomPayloadsAndEdits_AreAlphabetOnlyInsideAString_AndTheSkeletonParsesAsTheBodyDoes()
+    {
+        var random = new Random(20261204);
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= -_*\"\\:,{}[]\n";
+        var runsSeen = 0;
         for (var n = 0; n < 300; n++)
         {
-            var text = new StringBuilder(ValidBase64Text(random.Next(3000, 9000), n));
+            var text = new StringBuilder(ValidBase64Text(random.Next(3000, 12000), n));
             for (var edits = random.Next(0, 3); edits > 0; edits--)
                 text[random.Next(text.Length)] = alphabet[random.Next(alphabet.Length)];
-            var (body, from, length) = AudioBody(text.ToString(), dataUri: random.Next(2) == 0);
+            var (body, _, _) = AudioBody(text.ToString(), dataUri: random.Next(2) == 0);
             var members = Feed(body, RandomCuts(body.Length, random)).Members;
-            var valid = System.Buffers.Text.Base64.IsValid(body.AsSpan(from, length));
-            if (members.ValidBase64(from, length)) Assert.True(valid, $"known valid but Base64.IsValid disagrees: {text}");
-            else if (valid && length >= 4096 && !text.ToString().Contains(' ', StringComparison.Ordinal)) Assert.Fail($"valid base64 of {length} bytes without whitespace was not recognised: {text}");
+            foreach (var (from, length) in members.AlphabetRuns(body))
+            {
+                runsSeen++;
+                Assert.True(length >= ForwardableMembers.LeftOutFromBytes && length % 4 == 0, $"run of {length} bytes: {text}");
+                Assert.True(body.AsSpan(from, length).ToArray().All(IsAlphabet), $"a run holds a byte outside the alphabet: {text}");
+            }
+            if (!members.EndsOnMemberBoundary) continue;
+            using var skeleton = BodySkeleton.Of(body, members);
+            if (skeleton is null) continue;
+            Assert.Equal(Parses(body), Parses(skeleton.Memory.ToArray()));
         }
-    }
+        Assert.True(runsSeen > 100, $"only {runsSeen} of 300 bodies had a run to leave out");
 
-    [Fact]
-    public void ValidBase64_ShortPayloads_AreNotTracked()
-    {
-        var (body, from, length) = AudioBody(ValidBase64Text(300, 1));
-        Assert.False(Feed(body, [body.Length]).Members.ValidBase64(from, length));
+        static bool Parses(byte[] json)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(json, Strict);
+                return true;
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
+        }
     }
 
     private static int[] RandomCuts(int length, Random random)
