@@ -45,6 +45,7 @@ public sealed class ForwardableMembers
     private bool _base64Broken, _stringEscaped;
     private int _utf8Checked, _length;
     private bool _utf8Invalid;
+    private int _asciiFrom, _asciiEnd; // this read's longest stretch of base64 alphabet: ASCII, which the UTF-8 check skips
 
     /// <summary>Forwardable members found so far; the last one may still be arriving (<see cref="LastIsOpen"/>).</summary>
     public int Count => _segments.Count;
@@ -97,7 +98,7 @@ public sealed class ForwardableMembers
     /// <summary>Scans what arrived since the last call; <paramref name="body"/> is the whole body so far.</summary>
     public void Scan(ReadOnlySpan<byte> body)
     {
-        CheckUtf8(body);
+        (_asciiFrom, _asciiEnd) = (0, 0);
         var i = _scanned;
         while (i < body.Length && _state is not (State.Done or State.Stopped))
         {
@@ -229,6 +230,7 @@ public sealed class ForwardableMembers
             }
         }
         _scanned = i;
+        CheckUtf8(body);
         // A member still arriving is forwardable as far as it has been scanned (its value ends at _valueEnd once scanned).
         if (LastIsOpen && _state != State.Stopped) _segments[^1] = _segments[^1] with { End = _state == State.AfterValue ? _valueEnd : Math.Min(i, body.Length) };
     }
@@ -250,13 +252,28 @@ public sealed class ForwardableMembers
     private void BeginString(int contentStart) =>
         (_stringStart, _base64From, _base64Checked, _base64Broken, _stringEscaped) = (contentStart, -1, contentStart, !_inInput, false);
 
-    /// <summary>A string inside a member's value, as <see cref="ScanString"/>, its base64 alphabet followed as far as it has arrived.</summary>
+    /// <summary>
+    /// A string inside a member's value, as <see cref="ScanString"/>, its base64 alphabet followed as far as it has arrived.
+    /// Alphabet bytes hold no quote, no backslash and nothing above 0x7F, so the string scan and the UTF-8 check skip what
+    /// the alphabet search has read: one pass over a 9 MiB payload instead of three.
+    /// </summary>
     private bool ScanValueString(ReadOnlySpan<byte> body, ref int i)
     {
+        var alphabetEnd = -1;
+        if (!_base64Broken && _base64From >= 0) // not broken: no escape so far, none pending
+        {
+            var outside = body[_base64Checked..].IndexOfAnyExcept(Base64Alphabet);
+            alphabetEnd = outside < 0 ? body.Length : _base64Checked + outside;
+            if (alphabetEnd > i)
+            {
+                if (alphabetEnd - i > _asciiEnd - _asciiFrom) (_asciiFrom, _asciiEnd) = (i, alphabetEnd);
+                i = alphabetEnd;
+            }
+        }
         var escaped = false;
         var closed = ScanString(body, ref i, ref escaped);
         if (escaped) _base64Broken = _stringEscaped = true; // escaped base64 is decoded by the rules, and its length with it
-        if (!_base64Broken) CheckBase64(body, closed ? i - 1 : i);
+        if (!_base64Broken) CheckBase64(body, closed ? i - 1 : i, alphabetEnd);
         if (closed && !_stringEscaped && _base64From >= 0 && _base64Checked - _base64From - KeptHeadBytes >= LeftOutFromBytes)
             _alphabetRuns.Add((_base64From + KeptHeadBytes, _base64Checked - _base64From - KeptHeadBytes, i - 1));
         return closed;
@@ -267,7 +284,8 @@ public sealed class ForwardableMembers
     /// groups from its start; the last group is held back (it may carry padding). The first byte outside the alphabet
     /// (padding, whitespace, anything else) ends the run: what follows is the rules' to judge, parsed with the rest.
     /// </summary>
-    private void CheckBase64(ReadOnlySpan<byte> body, int contentEnd)
+    /// <param name="alphabetEnd">Where the alphabet-only bytes from the last check end, when already searched; -1: not yet.</param>
+    private void CheckBase64(ReadOnlySpan<byte> body, int contentEnd, int alphabetEnd)
     {
         if (_base64From < 0)
         {
@@ -291,13 +309,17 @@ public sealed class ForwardableMembers
         }
         var upTo = _base64From + Math.Max(0, contentEnd - 4 - _base64From) / 4 * 4;
         if (upTo <= _base64Checked) return;
-        var outside = body[_base64Checked..upTo].IndexOfAnyExcept(Base64Alphabet);
-        if (outside < 0)
+        if (alphabetEnd < 0)
+        {
+            var outside = body[_base64Checked..upTo].IndexOfAnyExcept(Base64Alphabet);
+            alphabetEnd = outside < 0 ? upTo : _base64Checked + outside;
+        }
+        if (alphabetEnd >= upTo)
         {
             _base64Checked = upTo;
             return;
         }
-        _base64Checked += outside / 4 * 4;
+        _base64Checked += (alphabetEnd - _base64Checked) / 4 * 4;
         _base64Broken = true;
     }
 
@@ -327,6 +349,8 @@ public sealed class ForwardableMembers
     {
         _length = body.Length;
         if (_utf8Invalid) return;
+        // A stretch of base64 alphabet is ASCII: valid, when it starts where the check has got (a read that begins inside a payload).
+        if (_asciiEnd > _asciiFrom && _asciiFrom == _utf8Checked) _utf8Checked = _asciiEnd;
         var end = body.Length;
         var lead = end - 1;
         while (lead > _utf8Checked && lead > end - 4 && (body[lead] & 0xC0) == 0x80) lead--;

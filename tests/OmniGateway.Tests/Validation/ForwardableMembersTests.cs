@@ -568,6 +568,38 @@ public sealed class ForwardableMembersTests
     }
 
     [Fact]
+    public void KnownValidUtf8_LongPayloadsWithTextOrInvalidBytesAround_AgreesWithTheWholeBodyCheck_HoweverItArrives()
+    {
+        // The UTF-8 check skips the payload bytes the base64 search has read: around and after them it must still look.
+        var random = new Random(20261205);
+        byte[][] inserts = [[0xC3, 0xA9], [0xE6, 0x97, 0xA5], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xE6, 0x97], [0xFF], [0x80], [0xED, 0xA0, 0x80], [0xC0, 0xAF]];
+        var (valid, invalid) = (0, 0);
+        for (var n = 0; n < 400; n++)
+        {
+            var (template, from, length) = AudioBody(ValidBase64Text(random.Next(3000, 9000), n), dataUri: n % 2 == 0);
+            var body = new List<byte>(template);
+            for (var edits = random.Next(1, 3); edits > 0; edits--)
+            {
+                // Just before, inside or just after the payload, or anywhere.
+                var at = random.Next(4) switch
+                {
+                    0 => from - random.Next(0, 3),
+                    1 => from + random.Next(length),
+                    2 => from + length + random.Next(0, 3),
+                    _ => random.Next(body.Count),
+                };
+                body.InsertRange(Math.Clamp(at, 0, body.Count), inserts[random.Next(inserts.Length)]);
+            }
+            var bytes = body.ToArray();
+            var expected = System.Text.Unicode.Utf8.IsValid(bytes);
+            if (expected) valid++; else invalid++;
+            foreach (var lengths in new[] { new[] { bytes.Length }, RandomCuts(bytes.Length, random), RandomCuts(bytes.Length, random) })
+                Assert.True(expected == Feed(bytes, lengths).Members.KnownValidUtf8, $"case {n}: expected {expected}");
+        }
+        Assert.True(valid > 50 && invalid > 50, $"{valid} valid, {invalid} invalid");
+    }
+
+    [Fact]
     public void AlphabetRuns_RandomPayloadsAndEdits_AreAlphabetOnlyInsideAString_AndTheSkeletonParsesAsTheBodyDoes()
     {
         var random = new Random(20261204);
