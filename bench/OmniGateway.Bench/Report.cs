@@ -76,6 +76,8 @@ public static class Report
 
         md.AppendLine("## 3. Scale (streams held open after their first event)");
         md.AppendLine();
+        md.AppendLine("Largest level first, on proxies that held no streams before it; each smaller level's RSS before holds what the larger ones left (pooled buffers, a grown heap), so it reads low.");
+        md.AppendLine();
         md.AppendLine("| open streams | via | RSS before (MiB) | RSS open (MiB) | KiB per stream | CPU ms/s per 1 000 idle streams |");
         md.AppendLine("|---:|---|---:|---:|---:|---:|");
         foreach (var row in r.Scale)

@@ -241,7 +241,10 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await SetShapeAsync(new StreamShape(3, 0, 0, HoldUntilReleased: true));
         // A proxy holds two sockets per open stream (client and upstream) and inherits our open-file limit; past it,
         // accepts fail with EMFILE and the level never opens (a 20 000 hard limit cannot hold 10 000 proxied streams).
-        var levels = profile.ScaleLevels.Select(level => Math.Min(level, OpenFiles.MaxProxiedStreams)).Distinct().ToArray();
+        // Largest first: a level's RSS before is what the proxy kept from the levels before it (pooled buffers, a grown
+        // heap), which a later, larger level reuses and so reads as cheaper per stream (9 700 after 5 000: 9.1 KiB; alone: 33.7).
+        // The largest level is the one target 4b judges, so it is measured on a proxy that held no streams yet.
+        var levels = profile.ScaleLevels.Select(level => Math.Min(level, OpenFiles.MaxProxiedStreams)).Distinct().OrderDescending().ToArray();
         foreach (var level in levels)
             foreach (var (target, process) in proxies)
             {
