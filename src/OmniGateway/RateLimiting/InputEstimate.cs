@@ -19,8 +19,6 @@ namespace OmniGateway.RateLimiting;
 /// </summary>
 public static class InputEstimate
 {
-    public static long Tokens(JsonElement root, int bodyLength, InputEstimateOptions rates) => Tokens(root, bodyLength, rates, default);
-
     /// <param name="facts">Where a streamed body's skeleton was parsed: the payloads' lengths as sent.</param>
     internal static long Tokens(JsonElement root, int bodyLength, InputEstimateOptions rates, in ScanFacts facts)
     {

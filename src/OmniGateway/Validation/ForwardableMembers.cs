@@ -262,8 +262,7 @@ public sealed class ForwardableMembers
         var alphabetEnd = -1;
         if (!_base64Broken && _base64From >= 0) // not broken: no escape so far, none pending
         {
-            var outside = body[_base64Checked..].IndexOfAnyExcept(Base64Alphabet);
-            alphabetEnd = outside < 0 ? body.Length : _base64Checked + outside;
+            alphabetEnd = AlphabetEnd(body, _base64Checked, body.Length);
             if (alphabetEnd > i)
             {
                 if (alphabetEnd - i > _asciiEnd - _asciiFrom) (_asciiFrom, _asciiEnd) = (i, alphabetEnd);
@@ -309,11 +308,7 @@ public sealed class ForwardableMembers
         }
         var upTo = _base64From + Math.Max(0, contentEnd - 4 - _base64From) / 4 * 4;
         if (upTo <= _base64Checked) return;
-        if (alphabetEnd < 0)
-        {
-            var outside = body[_base64Checked..upTo].IndexOfAnyExcept(Base64Alphabet);
-            alphabetEnd = outside < 0 ? upTo : _base64Checked + outside;
-        }
+        if (alphabetEnd < 0) alphabetEnd = AlphabetEnd(body, _base64Checked, upTo);
         if (alphabetEnd >= upTo)
         {
             _base64Checked = upTo;
@@ -321,6 +316,13 @@ public sealed class ForwardableMembers
         }
         _base64Checked += (alphabetEnd - _base64Checked) / 4 * 4;
         _base64Broken = true;
+    }
+
+    /// <summary>Where the base64 alphabet bytes from <paramref name="from"/> end: at the first other byte, else <paramref name="to"/>.</summary>
+    private static int AlphabetEnd(ReadOnlySpan<byte> body, int from, int to)
+    {
+        var outside = body[from..to].IndexOfAnyExcept(Base64Alphabet);
+        return outside < 0 ? to : from + outside;
     }
 
     /// <summary>Inside a string, after its opening quote: true with <paramref name="i"/> past the closing quote; false when the bytes so far end first.</summary>
