@@ -63,6 +63,21 @@ public static class Report
                 $"{Over(row.Target, row.FirstP50, direct.FirstP50)} | {Over(row.Target, row.FirstP99, direct.FirstP99)} | " +
                 $"{Over(row.Target, row.LastP50, direct.LastP50)} | {Over(row.Target, row.LastP99, direct.LastP99)} | {row.LoadGeneratorCpu:P0} |"));
         md.AppendLine();
+        md.AppendLine("Round by round, median (min–max) of the rounds: the TTFB overhead (each round's percentile minus direct's in the same round, ms), on which target 3 is judged, " +
+            "and, at the busiest level, the proxy's CPU per stream at this pacing (from /proc; a paced stream's cost is mostly its events', the zero-delay throughput's mostly its set-up):");
+        md.AppendLine();
+        md.AppendLine("| streams | via | rounds | TTFB overhead p50 | TTFB overhead p99 | proxy CPU per stream, µs |");
+        md.AppendLine("|---:|---|---:|---:|---:|---:|");
+        var busiest = r.Latency.Select(l => l.Concurrency).DefaultIfEmpty(0).Max();
+        foreach (var row in r.Latency.Where(l => l.Target != "direct"))
+        {
+            var direct = r.Latency.Single(d => d.Concurrency == row.Concurrency && d.Target == "direct");
+            // Below the busiest level a process's own idle work (timers, GC, checkpoints) outweighs a few streams a second.
+            var cpu = row.Concurrency == busiest ? Spread(row.ProxyCpuUsPerStream) : "";
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Concurrency} | {row.Target} | {row.FirstP50ByRound.Length} | {Spread(RoundOverheads(row.FirstP50ByRound, direct.FirstP50ByRound), "0.00")} | {Spread(RoundOverheads(row.FirstP99ByRound, direct.FirstP99ByRound), "0.00")} | {cpu} |");
+        }
+        md.AppendLine();
 
         md.AppendLine(CultureInfo.InvariantCulture, $"## 2. Throughput (zero event delay, {r.Profile.ThroughputConcurrency} concurrent, {r.Profile.ThroughputWindow.TotalSeconds:0} s rounds)");
         md.AppendLine();
@@ -153,6 +168,9 @@ public static class Report
         md.AppendLine();
     }
 
+    /// <summary>A target's per-round figures minus direct's in the same rounds (the rounds alternate, so round i of each ran side by side).</summary>
+    private static double[] RoundOverheads(double[] target, double[] direct) => [.. target.Zip(direct, static (t, d) => t - d)];
+
     /// <summary>"median (min–max)" of per-round figures; "–" for none.</summary>
     private static string Spread(double[] rounds, string format = "0") => rounds.Length == 0 ? "–"
         : rounds.Length == 1 ? F(rounds[0], format)
@@ -192,11 +210,14 @@ public static class Report
         {
             // nginx's overhead can come out at or below zero (it is inside the noise); the bound is then 2 × 1 ms.
             static double Bound(double nginxOverhead) => 2 * Math.Max(nginxOverhead, 1);
-            var (p50, p99) = (gateway.FirstP50 - direct.FirstP50, gateway.FirstP99 - direct.FirstP99);
-            var (n50, n99) = (nginx.FirstP50 - direct.FirstP50, nginx.FirstP99 - direct.FirstP99);
+            // Each round's overhead against direct's same round; the median of the rounds is judged, its spread shown.
+            var (p50, p99) = (RoundOverheads(gateway.FirstP50ByRound, direct.FirstP50ByRound), RoundOverheads(gateway.FirstP99ByRound, direct.FirstP99ByRound));
+            var (n50, n99) = (RoundOverheads(nginx.FirstP50ByRound, direct.FirstP50ByRound), RoundOverheads(nginx.FirstP99ByRound, direct.FirstP99ByRound));
+            static double Median(double[] rounds) => Percentile.Of(rounds, 50);
             yield return ($"3. TTFB overhead at {top} streams ≤ 2× nginx's, p50 and p99",
-                $"p50 {F(p50)} ms vs nginx {F(n50)} ms; p99 {F(p99)} ms vs nginx {F(n99)} ms",
-                top >= 500 ? p50 <= Bound(n50) && p99 <= Bound(n99) : null);
+                $"p50 {Spread(p50, "0.00")} ms vs nginx {Spread(n50, "0.00")} ms; p99 {Spread(p99, "0.00")} ms vs nginx {Spread(n99, "0.00")} ms " +
+                $"(medians (min–max) of {p50.Length} rounds)",
+                top >= 500 ? Median(p50) <= Bound(Median(n50)) && Median(p99) <= Bound(Median(n99)) : null);
         }
 
         if (r.Soak.Count > 0)

@@ -4,7 +4,11 @@ using System.Net.Http.Json;
 
 namespace OmniGateway.Bench;
 
-public sealed record LatencyRow(int Concurrency, string Target, int Samples, int Failures, double FirstP50, double FirstP99, double LastP50, double LastP99, double LoadGeneratorCpu);
+/// <param name="FirstP50ByRound">TTFB p50 of each round alone (the pooled figures are over every round's calls): with direct's
+/// same round, a per-round overhead, so a target is judged on the median of rounds and its spread shows.</param>
+/// <param name="ProxyCpuUsPerStream">Per round: the proxy's CPU per stream at this pacing (from /proc); empty for direct.</param>
+public sealed record LatencyRow(int Concurrency, string Target, int Samples, int Failures, double FirstP50, double FirstP99, double LastP50, double LastP99, double LoadGeneratorCpu,
+    double[] FirstP50ByRound, double[] FirstP99ByRound, double[] ProxyCpuUsPerStream);
 /// <param name="StreamsPerSecond">One figure per round.</param>
 /// <param name="ProxyCpuUsPerStream">Per round: CPU the proxy process (from /proc: user + system, children included) spent per stream; empty for direct.</param>
 /// <param name="LoadGeneratorCpu">The load generator's own CPU share (NaN when it is h2load).</param>
@@ -71,7 +75,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
 
         if (profile.Only is null || !profile.Only.Contains("nowarmup")) await WarmUpAsync(clients);
         if (profile.Runs("firstbyte")) await FirstByteAsync(results, clients);
-        if (profile.Runs("latency")) await LatencyAsync(results, clients);
+        if (profile.Runs("latency")) await LatencyAsync(results, targets);
         if (profile.Runs("throughput")) await ThroughputAsync(results.Throughput, targets);
         if (profile.Runs("h2load")) await H2LoadThroughputAsync(results.H2LoadThroughput, targets);
         if (profile.Runs("large")) await LargeBodiesAsync(results, clients);
@@ -119,23 +123,37 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         }
     }
 
-    private async Task LatencyAsync(BenchResults results, Target[] targets)
+    /// <summary>
+    /// Realistically paced streams at each concurrency: times to first and last byte, and each proxy's CPU per stream at
+    /// that pacing, where a stream's cost is mostly its events' (the throughput scenario's zero delay is mostly set-up).
+    /// </summary>
+    private async Task LatencyAsync(BenchResults results, (Target Target, ChildProcess? Process)[] targetsWithProcesses)
     {
         await SetShapeAsync(StreamShape.Realistic);
+        var targets = targetsWithProcesses.Select(t => t.Target).ToArray();
         foreach (var plan in profile.Latency)
         {
             log($"latency: {plan.Concurrency} concurrent streams");
             var runs = targets.ToDictionary(t => t.Name, _ => new List<LoadRun>());
+            var cpu = targets.ToDictionary(t => t.Name, _ => new List<double>());
             for (var round = 0; round < profile.Rounds; round++)
-                foreach (var target in targets)
-                    runs[target.Name].Add(await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, plan.Concurrency, plan.StreamsPerWorker));
+                foreach (var (target, process) in targetsWithProcesses)
+                {
+                    var before = process?.Sample();
+                    var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, plan.Concurrency, plan.StreamsPerWorker);
+                    runs[target.Name].Add(run);
+                    if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, run.Calls.Count(c => c.Ok)));
+                }
             foreach (var target in targets)
             {
                 var calls = runs[target.Name].SelectMany(r => r.Succeeded).ToArray();
                 results.Latency.Add(new LatencyRow(plan.Concurrency, target.Name, calls.Length, runs[target.Name].Sum(r => r.Failures),
                     Percentile.Of(calls.Select(c => c.FirstByteMs), 50), Percentile.Of(calls.Select(c => c.FirstByteMs), 99),
                     Percentile.Of(calls.Select(c => c.LastByteMs), 50), Percentile.Of(calls.Select(c => c.LastByteMs), 99),
-                    runs[target.Name].Max(r => r.LoadGeneratorCpuShare)));
+                    runs[target.Name].Max(r => r.LoadGeneratorCpuShare),
+                    [.. runs[target.Name].Select(r => Percentile.Of(r.Succeeded.Select(c => c.FirstByteMs), 50))],
+                    [.. runs[target.Name].Select(r => Percentile.Of(r.Succeeded.Select(c => c.FirstByteMs), 99))],
+                    [.. cpu[target.Name]]));
             }
         }
     }

@@ -26,10 +26,16 @@ public sealed partial class BenchSmokeTests
             foreach (var section in new[] { "## Targets", "## 1. Latency", "## 2. Throughput", "## 3. Scale", "Soak:", "## 4. Large bodies" })
                 Assert.Contains(section, report, StringComparison.Ordinal);
             // Every latency row through the gateway has a measured TTFB, and no call failed.
-            var latency = report[report.IndexOf("## 1. Latency", StringComparison.Ordinal)..report.IndexOf("## 2. Throughput", StringComparison.Ordinal)];
+            var latency = report[report.IndexOf("## 1. Latency", StringComparison.Ordinal)..report.IndexOf("Round by round", StringComparison.Ordinal)];
             var gatewayRows = latency.Split('\n').Where(l => LatencyRow().IsMatch(l) && l.Contains("| gateway |", StringComparison.Ordinal)).ToArray();
             Assert.NotEmpty(gatewayRows);
             Assert.All(gatewayRows, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| 0 \| \d+\.\d\d \|", row));
+            // Round by round: the gateway's TTFB overheads and its CPU per paced stream, at every concurrency.
+            var rounds = report[report.IndexOf("Round by round", StringComparison.Ordinal)..report.IndexOf("## 2. Throughput", StringComparison.Ordinal)];
+            var gatewayRounds = rounds.Split('\n').Where(l => l.StartsWith('|') && l.Contains("| gateway |", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(gatewayRows.Length, gatewayRounds.Length);
+            Assert.All(gatewayRounds, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| -?\d+\.\d\d\b.* \| -?\d+\.\d\d\b.* \| (\d+( \(\d+–\d+\))?)? \|$", row));
+            Assert.Matches(@"\| \d+( \(\d+–\d+\))? \|$", gatewayRounds[^1]); // the busiest level's CPU per paced stream
             Assert.Matches(@"\| gateway \| \d+ \|", report); // throughput: streams per second
             Assert.Matches(@"\| yarp \| \d+ \|", report);    // the bare YARP baseline beside it
             Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
