@@ -21,7 +21,8 @@ public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, d
 /// <param name="LiveHeapBytes">The GC heap right after a forced full GC: what is live, where a leak would pile up.</param>
 public sealed record SoakPoint(int Streams, long RssBytes, double LiveHeapBytes, double AllocatedBytesPerStream);
 public sealed record FirstByteRow(string Target, int Calls, double P50, double P90, double P99);
-public sealed record LargeBodyRow(string Scenario, string Target, double P50Ms, double MinMs, int Failures);
+/// <param name="P50MsByRound">Each round's p50 alone, for per-round overheads against direct's same round (target 5 is judged on their median).</param>
+public sealed record LargeBodyRow(string Scenario, string Target, double P50Ms, double MinMs, int Failures, double[] P50MsByRound);
 
 public sealed class BenchResults
 {
@@ -238,17 +239,29 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await SetShapeAsync(new StreamShape(3, 0, profile.LargeAudioEventBytes, false));
         await MeasureAsync("response with one large audio event: time to last byte", RequestBodies.TextQuestion, c => c.LastByteMs);
 
+        // Rounds of LargeBodyIterations calls per target, taking turns call by call: a round's p50 against direct's in the
+        // same round is one overhead, and the rounds' spread shows how far one run's figure can be trusted.
         async Task MeasureAsync(string scenario, byte[] body, Func<StreamTiming, double> measure)
         {
             var calls = targets.ToDictionary(t => t.Name, _ => new List<StreamTiming>());
-            for (var i = 0; i < profile.LargeBodyIterations; i++)
+            var rounds = targets.ToDictionary(t => t.Name, _ => new List<double>());
+            for (var round = 0; round < profile.Rounds; round++)
+            {
+                var inRound = targets.ToDictionary(t => t.Name, _ => new List<StreamTiming>());
+                for (var i = 0; i < profile.LargeBodyIterations; i++)
+                    foreach (var target in targets)
+                        inRound[target.Name].Add(await target.StreamAsync(body, CancellationToken.None));
                 foreach (var target in targets)
-                    calls[target.Name].Add(await target.StreamAsync(body, CancellationToken.None));
+                {
+                    calls[target.Name].AddRange(inRound[target.Name]);
+                    rounds[target.Name].Add(Percentile.Of(inRound[target.Name].Where(c => c.Ok).Select(measure), 50));
+                }
+            }
             foreach (var target in targets)
             {
                 var ok = calls[target.Name].Where(c => c.Ok).Select(measure).ToArray();
                 results.LargeBodies.Add(new LargeBodyRow(scenario, target.Name, Percentile.Of(ok, 50), ok.Length > 0 ? ok.Min() : double.NaN,
-                    calls[target.Name].Count(c => !c.Ok)));
+                    calls[target.Name].Count(c => !c.Ok), [.. rounds[target.Name]]));
             }
         }
     }

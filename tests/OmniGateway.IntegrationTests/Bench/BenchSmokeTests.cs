@@ -30,12 +30,14 @@ public sealed partial class BenchSmokeTests
             var gatewayRows = latency.Split('\n').Where(l => LatencyRow().IsMatch(l) && l.Contains("| gateway |", StringComparison.Ordinal)).ToArray();
             Assert.NotEmpty(gatewayRows);
             Assert.All(gatewayRows, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| 0 \| \d+\.\d\d \|", row));
-            // Round by round: the gateway's TTFB overheads and its CPU per paced stream, at every concurrency.
+            // Round by round: the gateway's TTFB overheads at every concurrency, its CPU per paced stream at the busiest.
             var rounds = report[report.IndexOf("Round by round", StringComparison.Ordinal)..report.IndexOf("## 2. Throughput", StringComparison.Ordinal)];
             var gatewayRounds = rounds.Split('\n').Where(l => l.StartsWith('|') && l.Contains("| gateway |", StringComparison.Ordinal)).ToArray();
             Assert.Equal(gatewayRows.Length, gatewayRounds.Length);
             Assert.All(gatewayRounds, row => Assert.Matches(@"^\| \d+ \| gateway \| \d+ \| -?\d+\.\d\d\b.* \| -?\d+\.\d\d\b.* \| (\d+( \(\d+–\d+\))?)? \|$", row));
             Assert.Matches(@"\| \d+( \(\d+–\d+\))? \|$", gatewayRounds[^1]); // the busiest level's CPU per paced stream
+            // Large bodies: the gateway's overhead round by round beside the pooled one, in both scenarios.
+            Assert.Equal(2, Regex.Count(report, @"^\| [^|]+ \| gateway \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| -?\d+\.\d\d\b[^|]* \| 0 \|$", RegexOptions.Multiline));
             Assert.Matches(@"\| gateway \| \d+ \|", report); // throughput: streams per second
             Assert.Matches(@"\| yarp \| \d+ \|", report);    // the bare YARP baseline beside it
             Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
