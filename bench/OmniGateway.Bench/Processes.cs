@@ -30,6 +30,10 @@ public static class ChildProcessDiagnostics
 
     /// <summary>Resident memory and CPU time so far, of this process and its children (nginx's workers).</summary>
     public static ProcessSample Sample(this ChildProcess child) => ProcessSample.Of(child.ProcessId);
+
+    /// <summary>The CPU (user + system, from /proc) the process spent since <paramref name="before"/>, per stream done meanwhile, in µs.</summary>
+    public static double CpuUsPerStreamSince(this ChildProcess child, ProcessSample before, int streams) =>
+        (child.Sample().CpuTime - before.CpuTime).TotalMicroseconds / Math.Max(1, streams);
 }
 
 public readonly record struct ProcessSample(long RssBytes, TimeSpan CpuTime)

@@ -143,7 +143,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     var before = process?.Sample();
                     var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, plan.Concurrency, plan.StreamsPerWorker);
                     runs[target.Name].Add(run);
-                    if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, run.Calls.Count(c => c.Ok)));
+                    if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, run.Calls.Count(c => c.Ok)));
                 }
             foreach (var target in targets)
             {
@@ -171,7 +171,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 var before = process?.Sample();
                 var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow);
                 runs[target.Name].Add(run);
-                if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, run.Calls.Count(c => c.Ok)));
+                if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, run.Calls.Count(c => c.Ok)));
             }
         foreach (var (target, _) in targets)
         {
@@ -219,7 +219,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     }
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
                     failures[target.Name] += failed;
-                    if (before is { } b) cpu[target.Name].Add((process!.Sample().CpuTime - b.CpuTime).TotalMicroseconds / Math.Max(1, ok));
+                    if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, ok));
                 }
             foreach (var (target, _) in targets)
                 rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray()));
