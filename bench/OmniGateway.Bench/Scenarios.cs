@@ -243,25 +243,20 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         // same round is one overhead, and the rounds' spread shows how far one run's figure can be trusted.
         async Task MeasureAsync(string scenario, byte[] body, Func<StreamTiming, double> measure)
         {
-            var calls = targets.ToDictionary(t => t.Name, _ => new List<StreamTiming>());
-            var rounds = targets.ToDictionary(t => t.Name, _ => new List<double>());
+            var rounds = targets.ToDictionary(t => t.Name, _ => new List<List<StreamTiming>>());
             for (var round = 0; round < profile.Rounds; round++)
             {
-                var inRound = targets.ToDictionary(t => t.Name, _ => new List<StreamTiming>());
+                foreach (var target in targets) rounds[target.Name].Add([]);
                 for (var i = 0; i < profile.LargeBodyIterations; i++)
                     foreach (var target in targets)
-                        inRound[target.Name].Add(await target.StreamAsync(body, CancellationToken.None));
-                foreach (var target in targets)
-                {
-                    calls[target.Name].AddRange(inRound[target.Name]);
-                    rounds[target.Name].Add(Percentile.Of(inRound[target.Name].Where(c => c.Ok).Select(measure), 50));
-                }
+                        rounds[target.Name][round].Add(await target.StreamAsync(body, CancellationToken.None));
             }
             foreach (var target in targets)
             {
-                var ok = calls[target.Name].Where(c => c.Ok).Select(measure).ToArray();
+                var calls = rounds[target.Name].SelectMany(r => r).ToArray();
+                var ok = calls.Where(c => c.Ok).Select(measure).ToArray();
                 results.LargeBodies.Add(new LargeBodyRow(scenario, target.Name, Percentile.Of(ok, 50), ok.Length > 0 ? ok.Min() : double.NaN,
-                    calls[target.Name].Count(c => !c.Ok), [.. rounds[target.Name]]));
+                    calls.Count(c => !c.Ok), [.. rounds[target.Name].Select(r => Percentile.Of(r.Where(c => c.Ok).Select(measure), 50))]));
             }
         }
     }
