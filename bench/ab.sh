@@ -19,52 +19,31 @@ cd "$(dirname "$0")/.."
 build=1; [ "${1:-}" = "--no-build" ] && { build=0; shift; }
 baseline=${1:-same}; rounds=${2:-8}; seconds=${3:-8}; warmup=${4:-30}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
-if ! command -v h2load >/dev/null; then
-  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nghttp2-client; } >/dev/null
-fi
+source bench/lib.sh
+install_missing h2load:nghttp2-client
 [ "$build" = 1 ] && dotnet build OmniGateway.sln -c Release -v quiet -nologo >/dev/null
 
-bench=bench/OmniGateway.Bench/bin/Release/net10.0/OmniGateway.Bench.dll
-gateway_a=$PWD/src/OmniGateway/bin/Release/net10.0/OmniGateway.dll
+gateway_a=$bench_gateway_dll
 if [ "$baseline" = same ]; then gateway_b=$gateway_a; else gateway_b=$(cd "$baseline" && pwd)/OmniGateway.dll; fi
 [ -f "$gateway_b" ] || { echo "ab: no OmniGateway.dll in $baseline" >&2; exit 2; }
-key=og-bench-tenant-key-0123456789abcdef0123456789
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d /tmp/omnigateway-ab.XXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 up=$(free_port); port_a=$(free_port); port_b=$(free_port)
-dotnet "$bench" upstream "$up" >/dev/null 2>&1 & pids+=($!)
-# start_gateway NAME DLL PORT "K=V ...": its own content root (and ledger) under $work/NAME; no management port (the API port serves /healthz)
-start_gateway() {
-  mkdir -p "$work/$1"
-  # shellcheck disable=SC2086 # the extra settings are words on purpose
-  ( cd "$work/$1" && exec env ASPNETCORE_ENVIRONMENT=Production Upstream__Mode=Live Upstream__BaseUrl="http://127.0.0.1:$up" \
-      Upstream__ApiKey=sk-ab-upstream-key Management__Port=0 \
-      Gateway__Tenants__0__Id=bench Gateway__Tenants__0__KeySha256__0="$(printf %s "$key" | sha256sum | cut -d' ' -f1)" $4 \
-      dotnet "$2" --urls "http://127.0.0.1:$3" >/dev/null 2>&1 ) & pids+=($!)
-}
-start_gateway a "$gateway_a" "$port_a" "${A_ENV:-}"
-start_gateway b "$gateway_b" "$port_b" "${B_ENV:-}"
-for port in "$up" "$port_a" "$port_b"; do
-  for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "ab: nothing answers on port $port" >&2; exit 1; }
-done
-pid_a=$(pgrep -f -- "--urls http://127.0.0.1:$port_a" | head -1)
-pid_b=$(pgrep -f -- "--urls http://127.0.0.1:$port_b" | head -1)
-curl -fs -X PUT -H 'content-type: application/json' \
-  -d '{"textDeltas":12,"eventDelayMs":0,"audioBytes":0,"holdUntilReleased":false}' "http://127.0.0.1:$up/control/shape"
-cat > "$work/body.json" <<'JSON'
-{"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_text","text":"Summarise the weekend plan in two sentences."}]}],"stream":true,"modalities":["text","audio"],"audio":{"voice":"Tina","format":"wav"}}
-JSON
+start_upstream "$up"
+# Each its own content root (and ledger); no management port, so the two do not both bind the default one.
+# shellcheck disable=SC2086 # A_ENV and B_ENV are words on purpose
+start_gateway "$work/a" "$gateway_a" "$port_a" "$up" Management__Port=0 ${A_ENV:-}
+# shellcheck disable=SC2086
+start_gateway "$work/b" "$gateway_b" "$port_b" "$up" Management__Port=0 ${B_ENV:-}
+wait_healthy "$up" "$port_a" "$port_b"
+pid_a=$(pid_on "$port_a")
+pid_b=$(pid_on "$port_b")
+zero_delay_streams "$up" "$work/body.json"
 # load PORT SECONDS OUT: h2load's count of succeeded streams into OUT
-load() {
-  h2load --h1 -c 16 -D "$2" -d "$work/body.json" -H "authorization: Bearer $key" -H 'content-type: application/json' \
-    "http://127.0.0.1:$1/v1/responses" | grep -oP '\d+(?= succeeded)' > "$3" || echo 0 > "$3"
-}
+load() { h2load_streams 16 "$2" "$work/body.json" "$1" | grep -oP '\d+(?= succeeded)' > "$3" || echo 0 > "$3"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 echo "ab: warm-up ${warmup} s, both at once" >&2
 # both_at_once SECONDS NAME: the two loads side by side (waits for them only, not for the processes under test)

@@ -16,44 +16,26 @@ cd "$(dirname "$0")/.."
 build=1; [ "${1:-}" = "--no-build" ] && { build=0; shift; }
 seconds=${1:-20}; warmup=${2:-30}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
-need=()
-command -v perf >/dev/null || need+=(linux-perf)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-if [ ${#need[@]} -gt 0 ]; then
-  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}"; } >/dev/null
-fi
+source bench/lib.sh
+install_missing perf:linux-perf h2load:nghttp2-client
 [ "$build" = 1 ] && dotnet build OmniGateway.sln -c Release -v quiet -nologo >/dev/null
 
-bench=bench/OmniGateway.Bench/bin/Release/net10.0/OmniGateway.Bench.dll
-gateway=$PWD/src/OmniGateway/bin/Release/net10.0/OmniGateway.dll
 passthrough=bench/OmniGateway.Bench.PassThrough/bin/Release/net10.0/OmniGateway.Bench.PassThrough.dll
-key=og-bench-tenant-key-0123456789abcdef0123456789
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d /tmp/omnigateway-profile.XXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP_PROFILE:-}" ] && echo "kept $work" >&2 || rm -rf "$work"; }
 trap cleanup EXIT  # KEEP_PROFILE=1 keeps the work folder (perf.data, perf.txt) for a closer look
 
 up=$(free_port); gw=$(free_port); yarp=$(free_port)
-dotnet "$bench" upstream "$up" >/dev/null 2>&1 & pids+=($!)
-( cd "$work" && exec env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Upstream__Mode=Live \
-    Upstream__BaseUrl="http://127.0.0.1:$up" Upstream__ApiKey=sk-profile-upstream-key \
-    Gateway__Tenants__0__Id=bench Gateway__Tenants__0__KeySha256__0="$(printf %s "$key" | sha256sum | cut -d' ' -f1)" \
-    dotnet "$gateway" --urls "http://127.0.0.1:$gw" >/dev/null 2>&1 ) & pids+=($!)
+start_upstream "$up"
+start_gateway "$work" "$bench_gateway_dll" "$gw" "$up" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 \
   dotnet "$passthrough" "http://127.0.0.1:$up" --urls "http://127.0.0.1:$yarp" >/dev/null 2>&1 & pids+=($!)
-for port in "$up" "$gw" "$yarp"; do
-  for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-done
-gateway_pid=$(pgrep -f -- "--urls http://127.0.0.1:$gw" | head -1)
-yarp_pid=$(pgrep -f -- "--urls http://127.0.0.1:$yarp" | head -1)
-curl -fs -X PUT -H 'content-type: application/json' \
-  -d '{"textDeltas":12,"eventDelayMs":0,"audioBytes":0,"holdUntilReleased":false}' "http://127.0.0.1:$up/control/shape"
-cat > "$work/body.json" <<'JSON'
-{"model":"qwen3.5-omni-plus-all","input":[{"role":"user","content":[{"type":"input_text","text":"Summarise the weekend plan in two sentences."}]}],"stream":true,"modalities":["text","audio"],"audio":{"voice":"Tina","format":"wav"}}
-JSON
-load() { h2load --h1 -c 32 -D "$2" -d "$work/body.json" -H "authorization: Bearer $key" -H 'content-type: application/json' "http://127.0.0.1:$1/v1/responses"; }
+wait_healthy "$up" "$gw" "$yarp"
+gateway_pid=$(pid_on "$gw")
+yarp_pid=$(pid_on "$yarp")
+zero_delay_streams "$up" "$work/body.json"
+load() { h2load_streams 32 "$2" "$work/body.json" "$1"; }
 
 # sample NAME PORT PID: warm-up, then perf on that process while the load goes on → $work/NAME.perf.txt, $work/NAME.h2load.txt
 sample() {
