@@ -9,8 +9,8 @@
 # (16 connections each, 12 text deltas per stream, no delay) and reads each process's CPU from /proc.
 # Why at once: on our 2-core VM, rounds taken one after the other moved ±15 % between identical builds
 # (2026-12-06: 133–180 µs per stream), so a change had to move CPU by well over that to show; run side by
-# side, both see the same machine and the ratio B/A of identical builds stayed within ±3.5 % in 7 of 8
-# rounds (bench/README.md: measuring a small change). Each side's CPU per stream is higher than alone
+# side, both see the same machine and the ratio B/A of identical builds read 0.964–1.054 over eight rounds,
+# median 1.000 (bench/README.md: measuring a small change). Each side's CPU per stream is higher than alone
 # (the two compete for the cores); the ratio is the result, not either figure.
 # Prints a markdown table: per round each side's streams/s and CPU µs per stream, and B/A; then the
 # median ratio with its min–max. Installs nghttp2-client on Debian when h2load is missing.
