@@ -36,11 +36,11 @@ start_upstream "$up"
 # Each its own content root (and ledger); no management port, so the two do not both bind the default one.
 # shellcheck disable=SC2086 # A_ENV and B_ENV are words on purpose
 start_gateway "$work/a" "$gateway_a" "$port_a" "$up" Management__Port=0 ${A_ENV:-}
+pid_a=$started_pid
 # shellcheck disable=SC2086
 start_gateway "$work/b" "$gateway_b" "$port_b" "$up" Management__Port=0 ${B_ENV:-}
+pid_b=$started_pid
 wait_healthy "$up" "$port_a" "$port_b"
-pid_a=$(pid_on "$port_a")
-pid_b=$(pid_on "$port_b")
 zero_delay_streams "$up" "$work/body.json"
 # load PORT SECONDS OUT: h2load's count of succeeded streams into OUT
 load() { h2load_streams 16 "$2" "$work/body.json" "$1" | grep -oP '\d+(?= succeeded)' > "$3" || echo 0 > "$3"; }
@@ -57,25 +57,22 @@ both_at_once "$warmup" warm
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 echo "| round | A streams/s | A CPU µs per stream | B streams/s | B CPU µs per stream | B/A |"
 echo "|---:|---:|---:|---:|---:|---:|"
-ratios=()
 for round in $(seq "$rounds"); do
   a0=$(cpu_ticks "$pid_a"); b0=$(cpu_ticks "$pid_b")
   both_at_once "$seconds" round
   a1=$(cpu_ticks "$pid_a"); b1=$(cpu_ticks "$pid_b")
-  row=$(python3 - "$(cat "$work/round.a")" "$(cat "$work/round.b")" "$((a1 - a0))" "$((b1 - b0))" "$tick_us" "$seconds" "$round" <<'PY'
+  python3 - "$(cat "$work/round.a")" "$(cat "$work/round.b")" "$((a1 - a0))" "$((b1 - b0))" "$tick_us" "$seconds" "$round" "$work/ratios" <<'PY'
 import sys
-streams_a, streams_b, ticks_a, ticks_b, tick_us, seconds, round_ = map(int, sys.argv[1:])
+streams_a, streams_b, ticks_a, ticks_b, tick_us, seconds, round_ = map(int, sys.argv[1:8])
 if streams_a == 0 or streams_b == 0: sys.exit(f"ab: round {round_}: a side finished no stream")
 cpu_a, cpu_b = ticks_a * tick_us / streams_a, ticks_b * tick_us / streams_b
 print(f"| {round_} | {streams_a / seconds:.0f} | {cpu_a:.1f} | {streams_b / seconds:.0f} | {cpu_b:.1f} | {cpu_b / cpu_a:.3f} |")
+with open(sys.argv[8], "a") as ratios: ratios.write(f"{cpu_b / cpu_a}\n")
 PY
-)
-  echo "$row"
-  ratios+=("$(echo "$row" | awk -F'|' '{gsub(/ /, "", $7); print $7}')")
 done
-python3 - "${ratios[@]}" <<'PY'
+python3 - "$work/ratios" <<'PY'
 import statistics, sys
-r = sorted(map(float, sys.argv[1:]))
+r = sorted(float(line) for line in open(sys.argv[1]))
 print(f"\nB/A CPU per stream: median {statistics.median(r):.3f} ({r[0]:.3f}–{r[-1]:.3f}) over {len(r)} rounds; "
       f"B lower in {sum(x < 1 for x in r)} of {len(r)}")
 PY

@@ -1,6 +1,6 @@
 # Sourced by bench/profile.sh and bench/ab.sh: the fake upstream, a gateway under test and h2load's load,
 # set up one way for both. Expects to run from the repository root; processes it starts go into the
-# caller's `pids` array (the caller kills them on exit).
+# caller's `pids` array (the caller kills them on exit), and the last one's pid is `started_pid`.
 
 bench_dll=bench/OmniGateway.Bench/bin/Release/net10.0/OmniGateway.Bench.dll
 bench_gateway_dll=$PWD/src/OmniGateway/bin/Release/net10.0/OmniGateway.dll
@@ -20,10 +20,11 @@ install_missing() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # start_upstream PORT: the bench's fake upstream
-start_upstream() { dotnet "$bench_dll" upstream "$1" >/dev/null 2>&1 & pids+=($!); }
+start_upstream() { dotnet "$bench_dll" upstream "$1" >/dev/null 2>&1 & started_pid=$!; pids+=("$started_pid"); }
 
 # start_gateway FOLDER DLL PORT UPSTREAM_PORT [NAME=VALUE...]: a gateway as operators run it (Production, the bench
-# tenant, its SQLite ledger in data/ under FOLDER, its content root), with any settings given after the ports
+# tenant, its SQLite ledger in data/ under FOLDER, its content root), with any settings given after the ports.
+# The subshell execs env, which execs dotnet: started_pid is the gateway's own pid.
 start_gateway() {
   local folder=$1 dll=$2 port=$3 upstream=$4
   shift 4
@@ -31,7 +32,8 @@ start_gateway() {
   ( cd "$folder" && exec env ASPNETCORE_ENVIRONMENT=Production Upstream__Mode=Live Upstream__BaseUrl="http://127.0.0.1:$upstream" \
       Upstream__ApiKey=sk-bench-upstream-key \
       Gateway__Tenants__0__Id=bench Gateway__Tenants__0__KeySha256__0="$(printf %s "$bench_key" | sha256sum | cut -d' ' -f1)" "$@" \
-      dotnet "$dll" --urls "http://127.0.0.1:$port" >/dev/null 2>&1 ) & pids+=($!)
+      dotnet "$dll" --urls "http://127.0.0.1:$port" >/dev/null 2>&1 ) & started_pid=$!
+  pids+=("$started_pid")
 }
 
 # wait_healthy PORT...: until each answers /healthz (30 s at most each); fails if one never does
@@ -42,9 +44,6 @@ wait_healthy() {
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench: nothing answers on port $port" >&2; return 1; }
   done
 }
-
-# pid_on PORT: the process listening there (started with --urls http://127.0.0.1:PORT)
-pid_on() { pgrep -f -- "--urls http://127.0.0.1:$1" | head -1; }
 
 # zero_delay_streams UPSTREAM_PORT BODY_FILE: the upstream answers 12 text deltas with no delay; BODY_FILE is the call
 zero_delay_streams() {

@@ -29,11 +29,11 @@ trap cleanup EXIT  # KEEP_PROFILE=1 keeps the work folder (perf.data, perf.txt) 
 up=$(free_port); gw=$(free_port); yarp=$(free_port)
 start_upstream "$up"
 start_gateway "$work" "$bench_gateway_dll" "$gw" "$up" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+gateway_pid=$started_pid
 env ASPNETCORE_ENVIRONMENT=Production DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 \
-  dotnet "$passthrough" "http://127.0.0.1:$up" --urls "http://127.0.0.1:$yarp" >/dev/null 2>&1 & pids+=($!)
+  dotnet "$passthrough" "http://127.0.0.1:$up" --urls "http://127.0.0.1:$yarp" >/dev/null 2>&1 & yarp_pid=$! # env execs dotnet
+pids+=("$yarp_pid")
 wait_healthy "$up" "$gw" "$yarp"
-gateway_pid=$(pid_on "$gw")
-yarp_pid=$(pid_on "$yarp")
 zero_delay_streams "$up" "$work/body.json"
 load() { h2load_streams 32 "$2" "$work/body.json" "$1"; }
 
