@@ -24,7 +24,7 @@ install_missing h2load:nghttp2-client
 [ "$build" = 1 ] && dotnet build OmniGateway.sln -c Release -v quiet -nologo >/dev/null
 
 gateway_a=$bench_gateway_dll
-if [ "$baseline" = same ]; then gateway_b=$gateway_a; else gateway_b=$(cd "$baseline" && pwd)/OmniGateway.dll; fi
+if [ "$baseline" = same ]; then gateway_b=$gateway_a; else gateway_b=$baseline/OmniGateway.dll; fi
 [ -f "$gateway_b" ] || { echo "ab: no OmniGateway.dll in $baseline" >&2; exit 2; }
 work=$(mktemp -d /tmp/omnigateway-ab.XXXX)
 pids=()

@@ -24,9 +24,11 @@ start_upstream() { dotnet "$bench_dll" upstream "$1" >/dev/null 2>&1 & started_p
 
 # start_gateway FOLDER DLL PORT UPSTREAM_PORT [NAME=VALUE...]: a gateway as operators run it (Production, the bench
 # tenant, its SQLite ledger in data/ under FOLDER, its content root), with any settings given after the ports.
-# The subshell execs env, which execs dotnet: started_pid is the gateway's own pid.
+# The subshell execs env, which execs dotnet: started_pid is the gateway's own pid. DLL may be relative to the caller's
+# folder: it is resolved before the subshell moves to FOLDER.
 start_gateway() {
-  local folder=$1 dll=$2 port=$3 upstream=$4
+  local folder=$1 dll port=$3 upstream=$4
+  dll=$(realpath -e "$2") || { echo "bench: no gateway at $2" >&2; return 1; }
   shift 4
   mkdir -p "$folder"
   ( cd "$folder" && exec env ASPNETCORE_ENVIRONMENT=Production Upstream__Mode=Live Upstream__BaseUrl="http://127.0.0.1:$upstream" \
