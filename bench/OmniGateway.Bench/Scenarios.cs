@@ -239,12 +239,12 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await SetShapeAsync(new StreamShape(3, 0, profile.LargeAudioEventBytes, false));
         await MeasureAsync("response with one large audio event: time to last byte", RequestBodies.TextQuestion, c => c.LastByteMs);
 
-        // Rounds of LargeBodyIterations calls per target, taking turns call by call: a round's p50 against direct's in the
+        // LargeBodyRounds rounds of LargeBodyIterations calls per target, taking turns call by call: a round's p50 against direct's in the
         // same round is one overhead, and the rounds' spread shows how far one run's figure can be trusted.
         async Task MeasureAsync(string scenario, byte[] body, Func<StreamTiming, double> measure)
         {
             var rounds = targets.ToDictionary(t => t.Name, _ => new List<List<StreamTiming>>());
-            for (var round = 0; round < profile.Rounds; round++)
+            for (var round = 0; round < profile.LargeBodyRounds; round++)
             {
                 foreach (var target in targets) rounds[target.Name].Add([]);
                 for (var i = 0; i < profile.LargeBodyIterations; i++)
