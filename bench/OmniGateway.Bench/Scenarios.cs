@@ -239,8 +239,8 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await SetShapeAsync(new StreamShape(3, 0, profile.LargeAudioEventBytes, false));
         await MeasureAsync("response with one large audio event: time to last byte", RequestBodies.TextQuestion, c => c.LastByteMs);
 
-        // LargeBodyRounds rounds of LargeBodyIterations calls per target, taking turns call by call: a round's p50 against direct's in the
-        // same round is one overhead, and the rounds' spread shows how far one run's figure can be trusted.
+        // LargeBodyRounds rounds of LargeBodyIterations calls per target, taking turns call by call: a round's p50 against
+        // direct's in the same round is one overhead, and the rounds' spread shows how far one run's figure can be trusted.
         async Task MeasureAsync(string scenario, byte[] body, Func<StreamTiming, double> measure)
         {
             var rounds = targets.ToDictionary(t => t.Name, _ => new List<List<StreamTiming>>());
