@@ -15,6 +15,7 @@ public sealed class LedgerRecords(UsageDatabase database)
     /// <summary>Every record of a store no gateway in this process holds open (one killed, or another process's), oldest first.</summary>
     public static async Task<List<UsageRecord>> OfClosedStoreAsync(TestStore store)
     {
+        await store.WaitUntilClosedAsync(TimeSpan.FromSeconds(10)); // a commit the killed gateway sent before it died lands first
         await using var database = await store.OpenDatabaseAsync(migrate: false);
         return [.. (await new LedgerRecords(database).ReadRecordsAsync(null, CancellationToken.None)).Select(r => r.Record)];
     }

@@ -96,11 +96,33 @@ public sealed class TestStore : IAsyncDisposable
         {
             throw new InvalidOperationException($"The PostgreSQL server in {PostgresVariable} is unreachable: {exception.Message}", exception);
         }
-        var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ConnectionString;
+        // Named after the schema, so pg_stat_activity tells this store's backends from other tests' (WaitUntilClosedAsync).
+        var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema, ApplicationName = schema }.ConnectionString;
         // A journal of its own: a failed commit's records must not land in another test's store.
         var journal = Path.Combine(Path.GetTempPath(), "og-journal-" + schema + ".jsonl");
         return new TestStore(provider, new() { ["Usage:Provider"] = "Postgres", ["ConnectionStrings:Postgres"] = connectionString, ["Usage:JournalPath"] = journal },
             null, schema);
+    }
+
+    /// <summary>
+    /// Postgres: returns once the server holds no connection of this store's. A gateway killed just after it
+    /// sent COMMIT leaves a backend that still commits, then sees the closed socket and exits; a count taken
+    /// before that misses the record. SQLite has no server: a killed process's commit is done or never was.
+    /// </summary>
+    public async Task WaitUntilClosedAsync(TimeSpan timeout)
+    {
+        if (_schema is null) return;
+        await using var connection = new NpgsqlConnection(Environment.GetEnvironmentVariable(PostgresVariable)); // not named: it does not count itself
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = @schema", connection);
+        command.Parameters.AddWithValue("schema", _schema);
+        var deadline = DateTime.UtcNow + timeout;
+        long open;
+        while ((open = (long)(await command.ExecuteScalarAsync())!) > 0)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{open} connection(s) to the store still open after {timeout.TotalSeconds:0} s");
+            await Task.Delay(20);
+        }
     }
 
     public async ValueTask DisposeAsync()
