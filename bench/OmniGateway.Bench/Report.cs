@@ -160,12 +160,12 @@ public static class Report
 
     private static void ThroughputTable(StringBuilder md, List<ThroughputRow> rows)
     {
-        md.AppendLine("| via | streams/s median (min–max) | vs first row | failed | proxy CPU per stream, µs, median (min–max) | load-gen CPU |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|");
+        md.AppendLine("| via | streams/s median (min–max) | vs first row | failed | proxy CPU per stream, µs, median (min–max) | proxy context switches per stream | load-gen CPU |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         var baseline = rows.FirstOrDefault()?.Median ?? double.NaN;
         foreach (var row in rows)
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Target} | {Spread(row.StreamsPerSecond)} | {F(row.Median / baseline, "0.00")}× | {row.Failures} | {Spread(row.ProxyCpuUsPerStream)} | {(double.IsNaN(row.LoadGeneratorCpu) ? "h2load" : row.LoadGeneratorCpu.ToString("P0", CultureInfo.InvariantCulture))} |");
+                $"| {row.Target} | {Spread(row.StreamsPerSecond)} | {F(row.Median / baseline, "0.00")}× | {row.Failures} | {Spread(row.ProxyCpuUsPerStream)} | {Spread(row.ProxySwitchesPerStream, "0.0")} | {(double.IsNaN(row.LoadGeneratorCpu) ? "h2load" : row.LoadGeneratorCpu.ToString("P0", CultureInfo.InvariantCulture))} |");
         md.AppendLine();
     }
 

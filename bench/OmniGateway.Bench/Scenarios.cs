@@ -12,7 +12,9 @@ public sealed record LatencyRow(int Concurrency, string Target, int Samples, int
 /// <param name="StreamsPerSecond">One figure per round.</param>
 /// <param name="ProxyCpuUsPerStream">Per round: CPU the proxy process (from /proc: user + system, children included) spent per stream; empty for direct.</param>
 /// <param name="LoadGeneratorCpu">The load generator's own CPU share (NaN when it is h2load).</param>
-public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double[] ProxyCpuUsPerStream)
+/// <param name="ProxySwitchesPerStream">Per round: the proxy's context switches per stream (<see cref="ProcessSample.ContextSwitches"/>); empty for direct.</param>
+public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double[] ProxyCpuUsPerStream,
+    double[] ProxySwitchesPerStream)
 {
     public double Median => Percentile.Of(StreamsPerSecond, 50);
     public double CpuMedian => Percentile.Of(ProxyCpuUsPerStream, 50);
@@ -165,18 +167,23 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         await SetShapeAsync(new StreamShape(12, 0, 0, false));
         var runs = targets.ToDictionary(t => t.Target.Name, _ => new List<LoadRun>());
         var cpu = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
+        var switches = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
         for (var round = 0; round < profile.Rounds; round++)
             foreach (var (target, process) in targets)
             {
                 var before = process?.Sample();
                 var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow);
                 runs[target.Name].Add(run);
-                if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, run.Calls.Count(c => c.Ok)));
+                if (process is null || before is not { } b) continue; // direct: no proxy to read
+                var ok = run.Calls.Count(c => c.Ok);
+                cpu[target.Name].Add(process.CpuUsPerStreamSince(b, ok));
+                switches[target.Name].Add(process.SwitchesPerStreamSince(b, ok));
             }
         foreach (var (target, _) in targets)
         {
             rows.Add(new ThroughputRow(target.Name, runs[target.Name].Select(r => r.StreamsPerSecond).ToArray(),
-                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare), cpu[target.Name].ToArray()));
+                runs[target.Name].Sum(r => r.Failures), runs[target.Name].Max(r => r.LoadGeneratorCpuShare), cpu[target.Name].ToArray(),
+                switches[target.Name].ToArray()));
         }
     }
 
@@ -196,6 +203,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
             var rates = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
             var cpu = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
+            var switches = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
             var failures = targets.ToDictionary(t => t.Target.Name, _ => 0);
             for (var round = 0; round < profile.Rounds; round++)
                 foreach (var (target, process) in targets)
@@ -219,10 +227,13 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     }
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
                     failures[target.Name] += failed;
-                    if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, ok));
+                    if (process is null || before is not { } b) continue; // direct: no proxy to read
+                    cpu[target.Name].Add(process.CpuUsPerStreamSince(b, ok));
+                    switches[target.Name].Add(process.SwitchesPerStreamSince(b, ok));
                 }
             foreach (var (target, _) in targets)
-                rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray()));
+                rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray(),
+                    switches[target.Name].ToArray()));
         }
         finally
         {

@@ -40,6 +40,9 @@ public sealed partial class BenchSmokeTests
             Assert.Equal(2, Regex.Count(report, @"^\| [^|]+ \| gateway \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| -?\d+\.\d\d\b[^|]* \| 0 \|$", RegexOptions.Multiline));
             Assert.Matches(@"\| gateway \| \d+ \|", report); // throughput: streams per second
             Assert.Matches(@"\| yarp \| \d+ \|", report);    // the bare YARP baseline beside it
+            // Throughput: each proxy's CPU and context switches per stream, read from /proc (a switch count of 0 would mean none were read).
+            foreach (var proxy in new[] { "gateway", "yarp" })
+                Assert.Matches(@"(?m)^\| " + proxy + @" \| [^|]+ \| [^|]+ \| 0 \| \d+( \(\d+–\d+\))? \| (?!0\.0\b)\d+\.\d( \([\d.]+–[\d.]+\))? \| [^|]+ \|$", report);
             Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
 
             var chart = await File.ReadAllBytesAsync(Path.Combine(output.FullName, "overhead-by-concurrency.png"));
