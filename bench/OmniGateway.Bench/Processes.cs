@@ -35,23 +35,37 @@ public static class ChildProcessDiagnostics
     public static double CpuUsPerStreamSince(this ChildProcess child, ProcessSample before, int streams) =>
         (child.Sample().CpuTime - before.CpuTime).TotalMicroseconds / Math.Max(1, streams);
 
-    /// <summary>The context switches (voluntary and not) of the process's threads since <paramref name="before"/>, per stream done meanwhile.</summary>
-    public static double SwitchesPerStreamSince(this ChildProcess child, ProcessSample before, int streams) =>
-        (double)(child.Sample().ContextSwitches - before.ContextSwitches) / Math.Max(1, streams);
+    /// <summary>
+    /// The context switches (voluntary and not) of the process's threads since <paramref name="before"/>, per stream done
+    /// meanwhile. Thread by thread: a thread that exits takes its count with it, which in a sum over the threads made
+    /// the difference negative (a retired thread-pool worker's lifetime of switches). A thread gone by now is left
+    /// out (its last switches uncounted); one that is new counts from zero.
+    /// </summary>
+    public static double SwitchesPerStreamSince(this ChildProcess child, ProcessSample before, int streams)
+    {
+        long switches = 0;
+        foreach (var (thread, now) in child.Sample().ThreadSwitches)
+        {
+            var then = before.ThreadSwitches.GetValueOrDefault(thread);
+            switches += now >= then ? now - then : now; // lower: the id was reused by a new thread
+        }
+        return (double)switches / Math.Max(1, streams);
+    }
 }
 
-/// <param name="ContextSwitches">Summed over the threads alive when read (a thread that exits takes its count with it): how
-/// often the process's threads slept and were woken, or were preempted. A pass-through wakes a thread per socket event;
-/// every further hop (a thread-pool handover, a commit's fsync, a spinning worker's yield) shows here (issue 11).</param>
-public readonly record struct ProcessSample(long RssBytes, TimeSpan CpuTime, long ContextSwitches)
+/// <param name="ThreadSwitches">Per thread id, its context switches so far: how often the thread slept and was woken, or
+/// was preempted. A pass-through wakes a thread per socket event; every further hop (a thread-pool handover, a commit's
+/// fsync, a spinning worker's yield) shows here (issue 11).</param>
+public readonly record struct ProcessSample(long RssBytes, TimeSpan CpuTime, IReadOnlyDictionary<int, long> ThreadSwitches)
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux the bench targets
 
     /// <summary>Reads /proc for the process and its direct children (nginx master + workers).</summary>
     public static ProcessSample Of(int pid)
     {
-        long rss = 0, switches = 0;
+        long rss = 0;
         double ticks = 0;
+        var switches = new Dictionary<int, long>();
         foreach (var id in new[] { pid }.Concat(ChildrenOf(pid)))
         {
             try
@@ -62,28 +76,28 @@ public readonly record struct ProcessSample(long RssBytes, TimeSpan CpuTime, lon
                 var stat = File.ReadAllText($"/proc/{id}/stat");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 ticks += double.Parse(fields[11]) + double.Parse(fields[12]); // utime, stime
-                switches += ContextSwitchesOf(id);
+                AddThreadSwitches(id, switches);
             }
             catch (IOException) { } // a worker that exited between listing and reading
         }
         return new ProcessSample(rss, TimeSpan.FromSeconds(ticks / TicksPerSecond), switches);
     }
 
-    /// <summary>voluntary_ctxt_switches + nonvoluntary_ctxt_switches of every thread (the process's own status counts its main thread only).</summary>
-    private static long ContextSwitchesOf(int pid)
+    /// <summary>voluntary_ctxt_switches + nonvoluntary_ctxt_switches of each thread (the process's own status counts its main thread only).</summary>
+    private static void AddThreadSwitches(int pid, Dictionary<int, long> switches)
     {
-        long switches = 0;
         foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
             {
+                long count = 0;
                 foreach (var line in File.ReadLines(Path.Combine(task, "status")))
                     if (line.Contains("ctxt_switches:", StringComparison.Ordinal))
-                        switches += long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), CultureInfo.InvariantCulture);
+                        count += long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), CultureInfo.InvariantCulture);
+                switches[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = count;
             }
             catch (IOException) { } // a thread that exited between listing and reading
         }
-        return switches;
     }
 
     private static IEnumerable<int> ChildrenOf(int pid)
