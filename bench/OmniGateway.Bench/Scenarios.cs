@@ -12,7 +12,7 @@ public sealed record LatencyRow(int Concurrency, string Target, int Samples, int
 /// <param name="StreamsPerSecond">One figure per round.</param>
 /// <param name="ProxyCpuUsPerStream">Per round: CPU the proxy process (from /proc: user + system, children included) spent per stream; empty for direct.</param>
 /// <param name="LoadGeneratorCpu">The load generator's own CPU share (NaN when it is h2load).</param>
-/// <param name="ProxySwitchesPerStream">Per round: the proxy's context switches per stream (<see cref="ProcessSample.ContextSwitches"/>); empty for direct.</param>
+/// <param name="ProxySwitchesPerStream">Per round: the proxy's context switches per stream (<see cref="ProcessSample.ThreadSwitches"/>); empty for direct.</param>
 public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int Failures, double LoadGeneratorCpu, double[] ProxyCpuUsPerStream,
     double[] ProxySwitchesPerStream)
 {
