@@ -28,29 +28,8 @@ public static class ChildProcessDiagnostics
         await drain;
     }
 
-    /// <summary>Resident memory and CPU time so far, of this process and its children (nginx's workers).</summary>
+    /// <summary>Resident memory, CPU time and per-thread context switches so far, of this process and its children (nginx's workers).</summary>
     public static ProcessSample Sample(this ChildProcess child) => ProcessSample.Of(child.ProcessId);
-
-    /// <summary>The CPU (user + system, from /proc) the process spent since <paramref name="before"/>, per stream done meanwhile, in µs.</summary>
-    public static double CpuUsPerStreamSince(this ChildProcess child, ProcessSample before, int streams) =>
-        (child.Sample().CpuTime - before.CpuTime).TotalMicroseconds / Math.Max(1, streams);
-
-    /// <summary>
-    /// The context switches (voluntary and not) of the process's threads since <paramref name="before"/>, per stream done
-    /// meanwhile. Thread by thread: a thread that exits takes its count with it, which in a sum over the threads made
-    /// the difference negative (a retired thread-pool worker's lifetime of switches). A thread gone by now is left
-    /// out (its last switches uncounted); one that is new counts from zero.
-    /// </summary>
-    public static double SwitchesPerStreamSince(this ChildProcess child, ProcessSample before, int streams)
-    {
-        long switches = 0;
-        foreach (var (thread, now) in child.Sample().ThreadSwitches)
-        {
-            var then = before.ThreadSwitches.GetValueOrDefault(thread);
-            switches += now >= then ? now - then : now; // lower: the id was reused by a new thread
-        }
-        return (double)switches / Math.Max(1, streams);
-    }
 }
 
 /// <param name="ThreadSwitches">Per thread id, its context switches so far: how often the thread slept and was woken, or
@@ -59,6 +38,26 @@ public static class ChildProcessDiagnostics
 public readonly record struct ProcessSample(long RssBytes, TimeSpan CpuTime, IReadOnlyDictionary<int, long> ThreadSwitches)
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux the bench targets
+
+    /// <summary>The CPU (user + system) spent from <paramref name="before"/> to this sample, per stream done meanwhile, in µs.</summary>
+    public double CpuUsPerStreamSince(ProcessSample before, int streams) => (CpuTime - before.CpuTime).TotalMicroseconds / Math.Max(1, streams);
+
+    /// <summary>
+    /// The context switches (voluntary and not) from <paramref name="before"/> to this sample, per stream done meanwhile.
+    /// Thread by thread: a thread that exits takes its count with it, which in a sum over the threads made the
+    /// difference negative (a retired thread-pool worker's lifetime of switches). A thread gone by now is left out (its
+    /// last switches uncounted); one that is new counts from zero.
+    /// </summary>
+    public double SwitchesPerStreamSince(ProcessSample before, int streams)
+    {
+        long switches = 0;
+        foreach (var (thread, now) in ThreadSwitches)
+        {
+            var then = before.ThreadSwitches.GetValueOrDefault(thread);
+            switches += now >= then ? now - then : now; // lower: the id was reused by a new thread
+        }
+        return (double)switches / Math.Max(1, streams);
+    }
 
     /// <summary>Reads /proc for the process and its direct children (nginx master + workers).</summary>
     public static ProcessSample Of(int pid)

@@ -145,7 +145,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     var before = process?.Sample();
                     var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, plan.Concurrency, plan.StreamsPerWorker);
                     runs[target.Name].Add(run);
-                    if (before is { } b) cpu[target.Name].Add(process!.CpuUsPerStreamSince(b, run.Calls.Count(c => c.Ok)));
+                    if (before is { } b) cpu[target.Name].Add(process!.Sample().CpuUsPerStreamSince(b, run.Calls.Count(c => c.Ok)));
                 }
             foreach (var target in targets)
             {
@@ -174,10 +174,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 var before = process?.Sample();
                 var run = await LoadGenerator.RunAsync(target, RequestBodies.TextQuestion, profile.ThroughputConcurrency, duration: profile.ThroughputWindow);
                 runs[target.Name].Add(run);
-                if (process is null || before is not { } b) continue; // direct: no proxy to read
-                var ok = run.Calls.Count(c => c.Ok);
-                cpu[target.Name].Add(process.CpuUsPerStreamSince(b, ok));
-                switches[target.Name].Add(process.SwitchesPerStreamSince(b, ok));
+                AddRoundCost(process, before, run.Calls.Count(c => c.Ok), cpu[target.Name], switches[target.Name]);
             }
         foreach (var (target, _) in targets)
         {
@@ -227,9 +224,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     }
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
                     failures[target.Name] += failed;
-                    if (process is null || before is not { } b) continue; // direct: no proxy to read
-                    cpu[target.Name].Add(process.CpuUsPerStreamSince(b, ok));
-                    switches[target.Name].Add(process.SwitchesPerStreamSince(b, ok));
+                    AddRoundCost(process, before, ok, cpu[target.Name], switches[target.Name]);
                 }
             foreach (var (target, _) in targets)
                 rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray(),
@@ -239,6 +234,15 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         {
             File.Delete(body);
         }
+    }
+
+    /// <summary>A throughput round's cost to the proxy, from one sample after it: CPU and context switches per stream (nothing for direct).</summary>
+    private static void AddRoundCost(ChildProcess? process, ProcessSample? before, int streams, List<double> cpu, List<double> switches)
+    {
+        if (process is null || before is not { } b) return;
+        var after = process.Sample();
+        cpu.Add(after.CpuUsPerStreamSince(b, streams));
+        switches.Add(after.SwitchesPerStreamSince(b, streams));
     }
 
     private async Task LargeBodiesAsync(BenchResults results, Target[] targets)
