@@ -28,7 +28,7 @@ public sealed class UsageOutbox
     public IReadOnlyList<string> Sinks => _sinks;
 
     /// <summary>Inside the ledger's batch transaction, before its COMMIT. No sinks: nothing to do, nothing paid.</summary>
-    internal async Task WriteAsync(LedgerWriter writer, DbTransaction transaction, IReadOnlyList<UsageRecord> records, long recordedAtMs,
+    internal async Task WriteAsync(LedgerWriter writer, DbTransaction? transaction, IReadOnlyList<UsageRecord> records, long recordedAtMs,
         CancellationToken cancellationToken)
     {
         if (_sinks.Length == 0) return;

@@ -40,6 +40,24 @@ internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
         return statement;
     }
 
+    /// <summary>
+    /// SQLite: ends a transaction the ledger began on the writer (a BEGIN statement of its own, which Microsoft.Data.Sqlite
+    /// does not track) and did not commit, so that a pooled connection goes back without it. A failure here is left to
+    /// the caller's: the writer is dropped after any failure either way.
+    /// </summary>
+    public void RollBackIfOpen()
+    {
+        if (connection is not Microsoft.Data.Sqlite.SqliteConnection { Handle: { } db } || SQLitePCL.raw.sqlite3_get_autocommit(db) != 0) return;
+        try
+        {
+            Statement("ROLLBACK;").Execute();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            // Closing the connection ends the transaction as well; the caller reports the failure that led here.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Statements first: SQLite closes a connection only once none is left open on it.

@@ -6,6 +6,8 @@ namespace OmniGateway.Usage.Storage;
 public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider time, Export.UsageOutbox? outbox = null) : IAsyncDisposable
 {
     private const string Checkpoint = "PRAGMA wal_checkpoint(PASSIVE);";
+    private const string BeginWrite = "BEGIN IMMEDIATE;";
+    private const string CommitWrite = "COMMIT;";
 
     // One writer at a time on the one writer connection (the ledger's loop is the only caller in the gateway).
     private readonly SemaphoreSlim _writing = new(1, 1);
@@ -68,13 +70,14 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens, long CostNanos)> deltas, long recordedAt, CancellationToken cancellationToken)
     {
         var connection = writer.Connection;
+        if (!connection.CanCreateBatch) return await AppendToSqliteAsync(writer, records, deltas, recordedAt, cancellationToken);
+
+        // Postgres: every statement of the batch in one round trip; Npgsql prepares them on the
+        // connection once they recur (UsageDatabase turns on its automatic preparation).
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var totals = new List<PeriodTotal>(deltas.Count);
-        if (connection.CanCreateBatch)
+        await using (var batch = connection.CreateBatch())
         {
-            // Postgres: every statement of the batch in one round trip; Npgsql prepares them on the
-            // connection once they recur (UsageDatabase turns on its automatic preparation).
-            await using var batch = connection.CreateBatch();
             batch.Transaction = transaction;
             foreach (var record in records)
             {
@@ -84,8 +87,10 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
                 batch.BatchCommands.Add(command);
             }
             await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
 
-            await using var upserts = connection.CreateBatch();
+        await using (var upserts = connection.CreateBatch())
+        {
             upserts.Transaction = transaction;
             foreach (var (key, delta) in deltas)
             {
@@ -102,10 +107,34 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
                 await reader.NextResultAsync(cancellationToken);
             }
         }
-        else
+        // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
+        if (outbox is not null) await outbox.WriteAsync(writer, transaction, records, recordedAt, cancellationToken);
+        try
         {
-            // SQLite is in-process: the writer's prepared statements, rebound per record, cost microseconds
-            // (and, bound on SQLite's own statement, allocate nothing per value: SqliteStatement).
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (DbException exception)
+        {
+            // The server may have committed before the connection failed: retrying could count twice.
+            throw new UsageCommitInDoubtException(exception);
+        }
+        outbox?.Committed();
+        return totals;
+    }
+
+    /// <summary>
+    /// SQLite is in-process: BEGIN, every row and COMMIT are the writer's prepared statements, rebound per record, so
+    /// a commit parses nothing (a transaction of Microsoft.Data.Sqlite's parsed its BEGIN and COMMIT again each time,
+    /// issue 11), and values bound on SQLite's own statement allocate nothing (<see cref="SqliteStatement"/>).
+    /// BEGIN IMMEDIATE takes the write lock up front, as Microsoft.Data.Sqlite's transaction does.
+    /// </summary>
+    private async Task<IReadOnlyList<PeriodTotal>> AppendToSqliteAsync(LedgerWriter writer, IReadOnlyList<UsageRecord> records,
+        SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens, long CostNanos)> deltas, long recordedAt, CancellationToken cancellationToken)
+    {
+        var totals = new List<PeriodTotal>(deltas.Count);
+        writer.Statement(BeginWrite).Execute();
+        try
+        {
             var insert = writer.Statement(InsertRecord);
             foreach (var record in records)
             {
@@ -119,16 +148,22 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
                 var (tokens, costNanos) = upsert.ExecuteReturningRow(); // RETURNING always yields the row
                 totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, tokens) { CostNanos = costNanos });
             }
+            // The feed's outbox rows in the same transaction (the connection's, begun above): stored and queued, or neither.
+            if (outbox is not null) await outbox.WriteAsync(writer, transaction: null, records, recordedAt, cancellationToken);
         }
-        // The feed's outbox rows in the same transaction: stored and queued for delivery, or neither.
-        if (outbox is not null) await outbox.WriteAsync(writer, transaction, records, recordedAt, cancellationToken);
+        catch
+        {
+            writer.RollBackIfOpen(); // nothing of the batch stays (the caller drops the writer too)
+            throw;
+        }
         try
         {
-            await transaction.CommitAsync(cancellationToken);
+            writer.Statement(CommitWrite).Execute();
         }
         catch (DbException exception)
         {
-            // The server may have committed before the connection failed: retrying could count twice.
+            // As on Postgres: a COMMIT that reported failure is not retried (SQLite's I/O errors leave it unclear).
+            writer.RollBackIfOpen();
             throw new UsageCommitInDoubtException(exception);
         }
         outbox?.Committed();
