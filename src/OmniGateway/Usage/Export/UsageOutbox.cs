@@ -27,7 +27,10 @@ public sealed class UsageOutbox
 
     public IReadOnlyList<string> Sinks => _sinks;
 
-    /// <summary>Inside the ledger's batch transaction, before its COMMIT. No sinks: nothing to do, nothing paid.</summary>
+    /// <summary>
+    /// Inside the ledger's batch transaction, before its COMMIT (<paramref name="transaction"/> on Postgres; on SQLite the
+    /// one the ledger began on the writer's connection). No sinks: nothing to do, nothing paid.
+    /// </summary>
     internal async Task WriteAsync(LedgerWriter writer, DbTransaction? transaction, IReadOnlyList<UsageRecord> records, long recordedAtMs,
         CancellationToken cancellationToken)
     {
@@ -54,33 +57,20 @@ public sealed class UsageOutbox
             await batch.ExecuteNonQueryAsync(cancellationToken);
             return;
         }
-        // SQLite: the writer's kept (prepared) statement, rebound per row.
-        var insert = writer.Command(Insert, transaction);
+        // SQLite: the writer's prepared statement on SQLite's own handle, rebound per row (SqliteStatement: no provider
+        // binder or UTF-8 copy per value), inside the transaction the ledger began on the same connection.
+        var insert = writer.Statement(Insert);
         foreach (var sink in _sinks)
         {
             for (var i = 0; i < records.Count; i++)
             {
-                Bind(insert, "@sink", sink);
-                Bind(insert, "@record_key", records[i].RecordKey);
-                Bind(insert, "@payload", payloads[i]);
-                Bind(insert, "@created_at_ms", recordedAtMs);
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                insert.Text("@sink", sink);
+                insert.Text("@record_key", records[i].RecordKey);
+                insert.Text("@payload", payloads[i]);
+                insert.Integer("@created_at_ms", recordedAtMs);
+                insert.Execute();
             }
         }
-    }
-
-    private static void Bind(DbCommand command, string name, object value)
-    {
-        var index = command.Parameters.IndexOf(name);
-        if (index >= 0)
-        {
-            command.Parameters[index].Value = value;
-            return;
-        }
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
     }
 
     /// <summary>After COMMIT: wakes every sink's delivery loop, so lag is one POST, not a poll interval.</summary>
