@@ -9,6 +9,8 @@ command -v python3 >/dev/null || need+=(python3)
 # The browser tests (tests/browser): Debian's chromium, driven by playwright-core from npm (no browser download).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null || need+=(nodejs npm)
+# The bench smoke test's h2load paths (the throughput cross-check, target 1 side by side): nghttp2's load generator.
+command -v h2load >/dev/null || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}" >/dev/null; fi
@@ -28,5 +30,6 @@ redis_env=$(tests/scripts/start-redis.sh)
 eval "$redis_env"
 trap 'tests/scripts/stop-redis.sh; tests/scripts/stop-postgres.sh' EXIT
 export OMNIGATEWAY_REQUIRE_REDIS=1
+export OMNIGATEWAY_REQUIRE_H2LOAD=1
 
 dotnet test OmniGateway.sln -c Release "$@"

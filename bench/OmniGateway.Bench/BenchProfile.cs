@@ -17,10 +17,11 @@ public sealed record BenchProfile(
     int SoakStreams,
     int LargeBodyIterations,
     int LargeBodyRounds,
+    int SideBySideRounds,
     int LargeRequestBase64Bytes,
     int LargeAudioEventBytes)
 {
-    /// <summary>Scenarios to run (<c>--only</c>): warmup, firstbyte, latency, throughput, h2load, large, scale, soak, ledger; null = all.</summary>
+    /// <summary>Scenarios to run (<c>--only</c>): warmup, firstbyte, latency, throughput, h2load, sidebyside, large, scale, soak, ledger; null = all.</summary>
     public IReadOnlySet<string>? Only { get; init; }
 
     public bool Runs(string scenario) => Only is null || Only.Contains(scenario);
@@ -40,6 +41,9 @@ public sealed record BenchProfile(
         // double: nine steady a run's median. They do not settle target 5 across runs: nginx's median moved from 0.0 to
         // 2.1 ms between two runs of nine (2026-12-07), while the gateway's stayed beside bare YARP's.
         LargeBodyRounds: 9,
+        // bench/ab.sh's calibration: two identical builds side by side read 0.964–1.054 per round over eight; six steady
+        // the median at ~35 s.
+        SideBySideRounds: 6,
         LargeRequestBase64Bytes: 9 * 1024 * 1024,
         LargeAudioEventBytes: 5 * 1024 * 1024);
 
@@ -54,6 +58,7 @@ public sealed record BenchProfile(
         SoakStreams: 400,
         LargeBodyIterations: 2,
         LargeBodyRounds: 1,
+        SideBySideRounds: 1,
         LargeRequestBase64Bytes: 1024 * 1024,
         LargeAudioEventBytes: 512 * 1024);
 }

@@ -19,6 +19,14 @@ public sealed record ThroughputRow(string Target, double[] StreamsPerSecond, int
     public double Median => Percentile.Of(StreamsPerSecond, 50);
     public double CpuMedian => Percentile.Of(ProxyCpuUsPerStream, 50);
 }
+/// <summary>
+/// One round of the gateway and bare YARP loaded at the same moment (<see cref="Scenarios"/>' side-by-side scenario): each
+/// one's streams per second and CPU per stream, under the same state of the machine.
+/// </summary>
+public sealed record SideBySideRound(double GatewayStreamsPerSecond, double GatewayCpuUsPerStream, double YarpStreamsPerSecond, double YarpCpuUsPerStream)
+{
+    public double CpuRatio => GatewayCpuUsPerStream / YarpCpuUsPerStream;
+}
 public sealed record ScaleRow(int Streams, string Target, double KiBPerStream, double CpuMsPerSecondPer1000, long RssBeforeBytes, long RssOpenBytes);
 /// <param name="LiveHeapBytes">The GC heap right after a forced full GC: what is live, where a leak would pile up.</param>
 public sealed record SoakPoint(int Streams, long RssBytes, double LiveHeapBytes, double AllocatedBytesPerStream);
@@ -42,6 +50,8 @@ public sealed class BenchResults
     public List<ThroughputRow> LedgerDurability { get; } = [];
     /// <summary>The same throughput scenario driven by h2load instead of the .NET load generator; empty without h2load.</summary>
     public List<ThroughputRow> H2LoadThroughput { get; } = [];
+    /// <summary>The gateway and bare YARP under h2load at the same time, round by round; empty without h2load.</summary>
+    public List<SideBySideRound> SideBySide { get; } = [];
     public bool NginxAvailable { get; set; }
 }
 
@@ -81,6 +91,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
         if (profile.Runs("latency")) await LatencyAsync(results, targets);
         if (profile.Runs("throughput")) await ThroughputAsync(results.Throughput, targets);
         if (profile.Runs("h2load")) await H2LoadThroughputAsync(results.H2LoadThroughput, targets);
+        if (profile.Runs("sidebyside")) await SideBySideAsync(results.SideBySide, viaGateway, viaYarp);
         if (profile.Runs("large")) await LargeBodiesAsync(results, clients);
         if (profile.Runs("scale")) await ScaleAsync(results, targets.Where(t => t.Process is not null).ToArray());
         if (profile.Runs("soak")) await SoakAsync(results, viaGateway, gateway, results.Soak);
@@ -229,6 +240,61 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             foreach (var (target, _) in targets)
                 rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray(),
                     switches[target.Name].ToArray()));
+        }
+        finally
+        {
+            File.Delete(body);
+        }
+    }
+
+    /// <summary>
+    /// Target 1 read where a slow spell of the machine cannot fall on one side only: the gateway and bare YARP each under
+    /// h2load at the same moment, round by round, as bench/ab.sh runs two builds.
+    /// Rounds taken one target after the other moved the ratio between 2.4× and 3.3× from run to run (2026-12-08); two
+    /// identical gateways side by side read within ±5 % per round. Each side's CPU per stream reads higher than alone
+    /// (the two share the cores); the ratio is the figure.
+    /// </summary>
+    private async Task SideBySideAsync(List<SideBySideRound> rounds, Target viaGateway, Target viaYarp)
+    {
+        if (H2Load.Executable is null)
+        {
+            log("h2load is not installed: no side-by-side reading of target 1");
+            return;
+        }
+        log("side by side: gateway and bare YARP at once, h2load");
+        await SetShapeAsync(new StreamShape(12, 0, 0, false));
+        var body = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
+            // Each side the throughput scenario's own connections, not half: the gateway's commits are shared by the streams
+            // ending together, and half the streams would have made each of its records dearer than in every other figure.
+            var connections = profile.ThroughputConcurrency;
+            for (var round = 0; round < profile.SideBySideRounds; round++)
+            {
+                for (var attempt = 1; ; attempt++)
+                {
+                    var (gatewayBefore, yarpBefore) = (gateway.Sample(), yarp.Sample());
+                    var gatewayLoad = H2Load.RunAsync(viaGateway.BaseUrl, Launch.TenantKey, body, connections, profile.ThroughputWindow);
+                    var yarpLoad = H2Load.RunAsync(viaYarp.BaseUrl, Launch.UpstreamKey, body, connections, profile.ThroughputWindow);
+                    try
+                    {
+                        await Task.WhenAll(gatewayLoad, yarpLoad);
+                    }
+                    catch (TimeoutException timeout) when (attempt < 3)
+                    {
+                        log($"side by side: {timeout.Message}; running the round again");
+                        continue;
+                    }
+                    var (gatewayAfter, yarpAfter) = (gateway.Sample(), yarp.Sample());
+                    var ((gatewayOk, gatewayFailed, gatewayElapsed), (yarpOk, yarpFailed, yarpElapsed)) = (gatewayLoad.Result, yarpLoad.Result);
+                    if (gatewayFailed + yarpFailed > 0)
+                        throw new InvalidOperationException($"side by side: {gatewayFailed} gateway and {yarpFailed} yarp streams failed");
+                    rounds.Add(new SideBySideRound(gatewayOk / gatewayElapsed.TotalSeconds, gatewayAfter.CpuUsPerStreamSince(gatewayBefore, gatewayOk),
+                        yarpOk / yarpElapsed.TotalSeconds, yarpAfter.CpuUsPerStreamSince(yarpBefore, yarpOk)));
+                    break;
+                }
+            }
         }
         finally
         {

@@ -44,6 +44,14 @@ public sealed partial class BenchSmokeTests
             foreach (var proxy in new[] { "gateway", "yarp" })
                 Assert.Matches(@"(?m)^\| " + proxy + @" \| [^|]+ \| [^|]+ \| 0 \| \d+( \(\d+–\d+\))? \| (?!0\.0\b)\d+\.\d( \([\d.]+–[\d.]+\))? \| [^|]+ \|$", report);
             Assert.Matches(@"Soak: \d+ streams through the gateway, 0 failed", report);
+            // With h2load (test.sh installs it and requires it): the throughput cross-check, and target 1 read side by side,
+            // each side's CPU per stream non-zero and their ratio in the targets' table.
+            if (File.Exists("/usr/bin/h2load") || Environment.GetEnvironmentVariable("OMNIGATEWAY_REQUIRE_H2LOAD") == "1")
+            {
+                Assert.Contains("Cross-check with h2load", report, StringComparison.Ordinal);
+                Assert.Matches(@"(?m)^\| 1 \| [1-9]\d* \| [1-9]\d* \| [1-9]\d* \| [1-9]\d* \| \d+\.\d\d× \|$", report);
+                Assert.Matches(@"side by side: \d+\.\d\d× in 1 round \|", report);
+            }
 
             var chart = await File.ReadAllBytesAsync(Path.Combine(output.FullName, "overhead-by-concurrency.png"));
             Assert.True(chart.Length > 1000 && chart.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "the chart is not a PNG");
