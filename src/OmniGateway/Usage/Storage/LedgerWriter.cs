@@ -42,19 +42,21 @@ internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
 
     /// <summary>
     /// SQLite: ends a transaction the ledger began on the writer (a BEGIN statement of its own, which Microsoft.Data.Sqlite
-    /// does not track) and did not commit, so that a pooled connection goes back without it. A failure here is left to
-    /// the caller's: the writer is dropped after any failure either way.
+    /// does not track) and did not commit, so that a pooled connection goes back without it. The caller reports the
+    /// failure that led here, and drops the writer either way.
     /// </summary>
     public void RollBackIfOpen()
     {
-        if (connection is not Microsoft.Data.Sqlite.SqliteConnection { Handle: { } db } || SQLitePCL.raw.sqlite3_get_autocommit(db) != 0) return;
+        if (connection is not Microsoft.Data.Sqlite.SqliteConnection { Handle: { } db } sqlite || SQLitePCL.raw.sqlite3_get_autocommit(db) != 0) return;
         try
         {
             Statement("ROLLBACK;").Execute();
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
         {
-            // Closing the connection ends the transaction as well; the caller reports the failure that led here.
+            // Still inside it: this connection must not go back to the pool (a reader would get the failed batch's rows and
+            // its write lock). Cleared, the pool closes it when it is returned, and closing rolls the transaction back.
+            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(sqlite);
         }
     }
 
