@@ -204,11 +204,8 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             return;
         }
         log("throughput cross-check: h2load");
-        await SetShapeAsync(new StreamShape(12, 0, 0, false));
-        var body = Path.GetTempFileName();
-        try
+        await WithZeroDelayBodyFileAsync(async body =>
         {
-            await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
             var rates = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
             var cpu = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
             var switches = targets.ToDictionary(t => t.Target.Name, _ => new List<double>());
@@ -240,11 +237,7 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             foreach (var (target, _) in targets)
                 rows.Add(new ThroughputRow(target.Name, rates[target.Name].ToArray(), failures[target.Name], double.NaN, cpu[target.Name].ToArray(),
                     switches[target.Name].ToArray()));
-        }
-        finally
-        {
-            File.Delete(body);
-        }
+        });
     }
 
     /// <summary>
@@ -262,11 +255,8 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             return;
         }
         log("side by side: gateway and bare YARP at once, h2load");
-        await SetShapeAsync(new StreamShape(12, 0, 0, false));
-        var body = Path.GetTempFileName();
-        try
+        await WithZeroDelayBodyFileAsync(async body =>
         {
-            await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
             // Each side the throughput scenario's own connections, not half: the gateway's commits are shared by the streams
             // ending together, and half the streams would have made each of its records dearer than in every other figure.
             var connections = profile.ThroughputConcurrency;
@@ -295,6 +285,18 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                     break;
                 }
             }
+        });
+    }
+
+    /// <summary>The zero-delay stream shape, and its request body in a file for h2load (<c>-d</c>) while <paramref name="measure"/> runs.</summary>
+    private async Task WithZeroDelayBodyFileAsync(Func<string, Task> measure)
+    {
+        await SetShapeAsync(new StreamShape(12, 0, 0, false));
+        var body = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllBytesAsync(body, RequestBodies.TextQuestion);
+            await measure(body);
         }
         finally
         {

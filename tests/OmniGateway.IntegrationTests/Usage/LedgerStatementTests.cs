@@ -1,5 +1,5 @@
-using OmniGateway.Usage;
 using Microsoft.Extensions.Options;
+using OmniGateway.Usage;
 using OmniGateway.Usage.Export;
 using OmniGateway.Usage.Pricing;
 using OmniGateway.Usage.Storage;
