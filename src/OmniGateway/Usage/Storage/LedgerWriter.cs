@@ -41,11 +41,22 @@ internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
     }
 
     /// <summary>
-    /// SQLite: ends a transaction the ledger began on the writer (a BEGIN statement of its own, which Microsoft.Data.Sqlite
-    /// does not track) and did not commit, so that a pooled connection goes back without it. The caller reports the
-    /// failure that led here, and drops the writer either way.
+    /// The writer is dropped after any failure, mid-batch or at COMMIT, so this is the one place a transaction left open
+    /// ends: the pool would hand the connection on still inside it. The ledger begins its SQLite transactions with a
+    /// BEGIN statement of its own, which Microsoft.Data.Sqlite does not know of and so never rolls back.
     /// </summary>
-    public void RollBackIfOpen()
+    public async ValueTask DisposeAsync()
+    {
+        RollBackIfOpen();
+        // Statements first: SQLite closes a connection only once none is left open on it.
+        foreach (var statement in _statements.Values) statement.Dispose();
+        _statements.Clear();
+        foreach (var command in _commands.Values) await command.DisposeAsync();
+        _commands.Clear();
+        await connection.DisposeAsync();
+    }
+
+    private void RollBackIfOpen()
     {
         if (connection is not Microsoft.Data.Sqlite.SqliteConnection { Handle: { } db } sqlite || SQLitePCL.raw.sqlite3_get_autocommit(db) != 0) return;
         try
@@ -60,15 +71,5 @@ internal sealed class LedgerWriter(DbConnection connection) : IAsyncDisposable
             // reset does not stop it), so no test reaches this.
             Microsoft.Data.Sqlite.SqliteConnection.ClearPool(sqlite);
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        // Statements first: SQLite closes a connection only once none is left open on it.
-        foreach (var statement in _statements.Values) statement.Dispose();
-        _statements.Clear();
-        foreach (var command in _commands.Values) await command.DisposeAsync();
-        _commands.Clear();
-        await connection.DisposeAsync();
     }
 }

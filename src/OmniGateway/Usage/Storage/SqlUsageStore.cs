@@ -132,30 +132,23 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         SortedDictionary<(string Tenant, BudgetPeriod Period, long Start), (long Requests, long Tokens, long CostNanos)> deltas, long recordedAt, CancellationToken cancellationToken)
     {
         var totals = new List<PeriodTotal>(deltas.Count);
+        // On any failure the caller drops the writer, which rolls back what is left open (LedgerWriter.DisposeAsync).
         writer.Statement(BeginWrite).Execute();
-        try
+        var insert = writer.Statement(InsertRecord);
+        foreach (var record in records)
         {
-            var insert = writer.Statement(InsertRecord);
-            foreach (var record in records)
-            {
-                WriteRecord(insert, record, recordedAt);
-                insert.Execute();
-            }
-            var upsert = writer.Statement(UpsertTotal);
-            foreach (var (key, delta) in deltas)
-            {
-                WriteTotal(upsert, key, delta);
-                var (tokens, costNanos) = upsert.ExecuteReturningRow(); // RETURNING always yields the row
-                totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, tokens) { CostNanos = costNanos });
-            }
-            // The feed's outbox rows in the same transaction (the connection's, begun above): stored and queued, or neither.
-            if (outbox is not null) await outbox.WriteAsync(writer, transaction: null, records, recordedAt, cancellationToken);
+            WriteRecord(insert, record, recordedAt);
+            insert.Execute();
         }
-        catch
+        var upsert = writer.Statement(UpsertTotal);
+        foreach (var (key, delta) in deltas)
         {
-            writer.RollBackIfOpen(); // nothing of the batch stays (the caller drops the writer too)
-            throw;
+            WriteTotal(upsert, key, delta);
+            var (tokens, costNanos) = upsert.ExecuteReturningRow(); // RETURNING always yields the row
+            totals.Add(new PeriodTotal(key.Tenant, key.Period, key.Start, tokens) { CostNanos = costNanos });
         }
+        // The feed's outbox rows in the same transaction (the connection's, begun above): stored and queued, or neither.
+        if (outbox is not null) await outbox.WriteAsync(writer, transaction: null, records, recordedAt, cancellationToken);
         try
         {
             writer.Statement(CommitWrite).Execute();
@@ -163,7 +156,6 @@ public sealed partial class SqlUsageStore(UsageDatabase database, TimeProvider t
         catch (DbException exception)
         {
             // As on Postgres: a COMMIT that reported failure is not retried (SQLite's I/O errors leave it unclear).
-            writer.RollBackIfOpen();
             throw new UsageCommitInDoubtException(exception);
         }
         outbox?.Committed();
