@@ -214,22 +214,11 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
                 foreach (var (target, process) in targets)
                 {
                     var key = target.Name.StartsWith("gateway", StringComparison.Ordinal) ? Launch.TenantKey : Launch.UpstreamKey;
-                    ProcessSample? before;
-                    int ok, failed;
-                    TimeSpan elapsed;
-                    for (var attempt = 1; ; attempt++)
+                    var (before, (ok, failed, elapsed)) = await H2LoadRoundAsync(target.Name, async () =>
                     {
-                        before = process?.Sample(); // per attempt: a hung round's CPU is not charged to the next
-                        try
-                        {
-                            (ok, failed, elapsed) = await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow);
-                            break;
-                        }
-                        catch (TimeoutException timeout) when (attempt < 3)
-                        {
-                            log($"{target.Name}: {timeout.Message}; running the round again");
-                        }
-                    }
+                        var sample = process?.Sample(); // per try: a hung round's CPU is not charged to the next
+                        return (sample, await H2Load.RunAsync(target.BaseUrl, key, body, profile.ThroughputConcurrency, profile.ThroughputWindow));
+                    });
                     rates[target.Name].Add(ok / elapsed.TotalSeconds);
                     failures[target.Name] += failed;
                     AddRoundCost(process, before, ok, cpu[target.Name], switches[target.Name]);
@@ -262,30 +251,40 @@ public sealed class Scenarios(BenchProfile profile, ChildProcess upstream, Child
             var connections = profile.ThroughputConcurrency;
             for (var round = 0; round < profile.SideBySideRounds; round++)
             {
-                for (var attempt = 1; ; attempt++)
+                rounds.Add(await H2LoadRoundAsync("side by side", async () =>
                 {
                     var (gatewayBefore, yarpBefore) = (gateway.Sample(), yarp.Sample());
                     var gatewayLoad = H2Load.RunAsync(viaGateway.BaseUrl, Launch.TenantKey, body, connections, profile.ThroughputWindow);
                     var yarpLoad = H2Load.RunAsync(viaYarp.BaseUrl, Launch.UpstreamKey, body, connections, profile.ThroughputWindow);
-                    try
-                    {
-                        await Task.WhenAll(gatewayLoad, yarpLoad);
-                    }
-                    catch (TimeoutException timeout) when (attempt < 3)
-                    {
-                        log($"side by side: {timeout.Message}; running the round again");
-                        continue;
-                    }
+                    await Task.WhenAll(gatewayLoad, yarpLoad); // both done before a hung one's try is run again
                     var (gatewayAfter, yarpAfter) = (gateway.Sample(), yarp.Sample());
                     var ((gatewayOk, gatewayFailed, gatewayElapsed), (yarpOk, yarpFailed, yarpElapsed)) = (gatewayLoad.Result, yarpLoad.Result);
                     if (gatewayFailed + yarpFailed > 0)
                         throw new InvalidOperationException($"side by side: {gatewayFailed} gateway and {yarpFailed} yarp streams failed");
-                    rounds.Add(new SideBySideRound(gatewayOk / gatewayElapsed.TotalSeconds, gatewayAfter.CpuUsPerStreamSince(gatewayBefore, gatewayOk),
-                        yarpOk / yarpElapsed.TotalSeconds, yarpAfter.CpuUsPerStreamSince(yarpBefore, yarpOk)));
-                    break;
-                }
+                    return new SideBySideRound(gatewayOk / gatewayElapsed.TotalSeconds, gatewayAfter.CpuUsPerStreamSince(gatewayBefore, gatewayOk),
+                        yarpOk / yarpElapsed.TotalSeconds, yarpAfter.CpuUsPerStreamSince(yarpBefore, yarpOk));
+                }));
             }
         });
+    }
+
+    /// <summary>
+    /// One h2load round, run again (three tries in all) when h2load hangs past its window (<see cref="H2Load.RunAsync"/>'s
+    /// <see cref="TimeoutException"/>); <paramref name="round"/> takes its own samples, so a hung try's CPU is not counted.
+    /// </summary>
+    private async Task<T> H2LoadRoundAsync<T>(string what, Func<Task<T>> round)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await round();
+            }
+            catch (TimeoutException timeout) when (attempt < 3)
+            {
+                log($"{what}: {timeout.Message}; running the round again");
+            }
+        }
     }
 
     /// <summary>The zero-delay stream shape, and its request body in a file for h2load (<c>-d</c>) while <paramref name="measure"/> runs.</summary>
